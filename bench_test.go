@@ -1,0 +1,93 @@
+package pictures
+
+import (
+	"fmt"
+	"html/template"
+	"io"
+	"testing"
+)
+
+func BenchmarkWidths(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		field PictureField
+		ratio string
+	}{
+		{"default", PictureField{}, ""},
+		{"instagram_1_1", instagram, "1/1"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := tc.field.Widths(4032, 3024, tc.ratio); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkSizes(b *testing.B) {
+	field := PictureField{}
+	for _, cols := range []map[string]int{nil, {"s": 6, "l": 4}} {
+		b.Run(fmt.Sprintf("columns=%d", len(cols)), func(b *testing.B) {
+			b.ReportAllocs()
+			l := Layout{Columns: cols}
+			for b.Loop() {
+				if _, err := field.Sizes(l); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRender compares, in one run, a <picture> of a 3-ratio field
+// rendered through the template helper with a plain html/template
+// <img src alt width height> (the goal: at most 3x its cost), and the
+// helper called from Go.
+func BenchmarkRender(b *testing.B) {
+	f := registered(b, instagram)
+	p := processed(b, f, "posts/2026/11/21/k3jz5q7w2m4n6p8r.jpeg", 4032, 3024)
+	data := map[string]any{
+		"Image": p, "Alt": "Sunset over the bay", "URL": "/media/posts/2026/11/21/k3jz5q7w2m4n6p8r/1_1/935w.jpeg",
+		"W": 3024, "H": 3024,
+	}
+	picture := template.Must(template.New("p").Funcs(FuncMap()).Parse(
+		`{{picture .Image "alt" .Alt "ratio" "1/1" "xs" 1 "loading" "lazy"}}`))
+	img := template.Must(template.New("i").Parse(
+		`<img src="{{.URL}}" alt="{{.Alt}}" width="{{.W}}" height="{{.H}}">`))
+
+	b.Run("img_template", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := img.Execute(io.Discard, data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("picture_template", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := picture.Execute(io.Discard, data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("picture_go", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Render(p, "alt", "Sunset over the bay", "ratio", "1/1", "xs", 1, "loading", "lazy"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := p.MarshalJSON(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

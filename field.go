@@ -1,0 +1,469 @@
+package pictures
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Fluid, as PictureField.ContainerWidth or Layout.Container, means the layout
+// has no maximum width: `sizes` ends in vw instead of px.
+const Fluid = -1
+
+// Defaults used where a PictureField leaves a setting at its zero value.
+const (
+	DefaultContainerWidth = 1200
+	DefaultGridColumns    = 12
+	DefaultUploadTo       = "pictures/%Y/%m/%d"
+)
+
+// Defaults used where a PictureField leaves a slice empty.
+var (
+	DefaultPixelDensities = []int{1, 2}
+	DefaultFileTypes      = []string{"AVIF"}
+)
+
+// Limits on configuration values; beyond them the width math would produce
+// nonsense (or overflow on 32-bit platforms).
+const (
+	maxContainer    = 16384
+	maxGridColumns  = 128
+	maxDensity      = 8
+	maxRatioTerm    = 1 << 16
+	maxSourceLength = 1 << 20
+)
+
+// A PictureField describes how the pictures of one model field are stored,
+// generated and rendered: the aspect ratios it crops to, the layout grid it is
+// shown in, the pixel densities it serves, the formats it encodes and the
+// uploads it accepts. It is the Go counterpart of django-pictures'
+// PictureField.
+//
+// The zero value is usable and means the defaults: the original aspect ratio
+// only, a 1200 px container on a 12-column grid, DefaultBreakpoints, pixel
+// densities 1 and 2, AVIF. A field must not be modified after it is
+// registered with Register.
+type PictureField struct {
+	// Name identifies the field in stored Pictures, in the registry and in
+	// job queues, for example "post.image". Required by Register.
+	Name string
+
+	// AspectRatios lists the ratios variants are cropped to, as "W/H"
+	// strings such as "16/9", "4/5" or "1/1"; "" means the source's own
+	// ratio. Defaults to [""].
+	AspectRatios []string
+
+	// ContainerWidth is the maximum width of the page's content, in CSS
+	// pixels. Defaults to 1200; Fluid means no maximum.
+	ContainerWidth int
+
+	// GridColumns is the number of columns of the layout grid. Defaults to 12.
+	GridColumns int
+
+	// Breakpoints are the viewport widths at which the layout may change,
+	// in any order. Defaults to DefaultBreakpoints.
+	Breakpoints []Breakpoint
+
+	// PixelDensities lists the device pixel ratios served, such as 1, 2 and
+	// 3. Defaults to DefaultPixelDensities (1 and 2).
+	PixelDensities []int
+
+	// FileTypes lists the formats variants are encoded in, most efficient
+	// first: one <source> is rendered per type, in this order. Supported:
+	// "AVIF", "JPEG", "PNG". Defaults to DefaultFileTypes (AVIF).
+	FileTypes []string
+
+	// UploadTo is the storage folder of originals, with date placeholders
+	// %Y (year), %m (month), %d (day), %H (hour), %M (minute), %S (second)
+	// and %% (a percent sign), expanded in UTC. Defaults to DefaultUploadTo.
+	UploadTo string
+
+	// MinWidth, MinHeight, MaxWidth and MaxHeight bound the pixel size of an
+	// accepted upload, after EXIF orientation. Zero means no bound.
+	MinWidth, MinHeight, MaxWidth, MaxHeight int
+
+	// Storage holds originals and variants and gives their URLs. Defaults to
+	// a local directory "media" served under "/media/" (see DefaultStorage).
+	Storage Storage
+}
+
+// A Ratio is a reduced aspect ratio W/H. The zero Ratio stands for the
+// source's own ratio.
+type Ratio struct {
+	W, H int
+}
+
+// ParseRatio parses "W/H" (for example "16/9"), reducing it: "32/18" gives
+// 16/9. The empty string gives the zero Ratio, the original ratio.
+func ParseRatio(s string) (Ratio, error) {
+	if s == "" {
+		return Ratio{}, nil
+	}
+	ws, hs, ok := strings.Cut(s, "/")
+	w, errW := strconv.Atoi(ws)
+	h, errH := strconv.Atoi(hs)
+	if !ok || errW != nil || errH != nil || w <= 0 || h <= 0 || ws[0] == '+' || hs[0] == '+' {
+		return Ratio{}, fmt.Errorf("aspect ratio %q is not W/H", s)
+	}
+	if w > maxRatioTerm || h > maxRatioTerm {
+		return Ratio{}, fmt.Errorf("aspect ratio %q has a term above %d", s, maxRatioTerm)
+	}
+	g := gcd(w, h)
+	return Ratio{w / g, h / g}, nil
+}
+
+// IsOriginal reports whether r stands for the source's own ratio.
+func (r Ratio) IsOriginal() bool { return r.W == 0 }
+
+// String returns "W/H", or "" for the original ratio.
+func (r Ratio) String() string {
+	if r.IsOriginal() {
+		return ""
+	}
+	return strconv.Itoa(r.W) + "/" + strconv.Itoa(r.H)
+}
+
+// Dir returns the ratio's folder in variant keys, "W_H", or "" for the
+// original ratio.
+func (r Ratio) Dir() string {
+	if r.IsOriginal() {
+		return ""
+	}
+	return strconv.Itoa(r.W) + "_" + strconv.Itoa(r.H)
+}
+
+// of returns r, or the reduced ratio of a width x height source when r is the
+// original ratio.
+func (r Ratio) of(width, height int) Ratio {
+	if !r.IsOriginal() {
+		return r
+	}
+	g := gcd(width, height)
+	return Ratio{width / g, height / g}
+}
+
+// CropSize returns the largest width x height with ratio r that fits in a
+// width x height source: the size of every variant's crop before resizing.
+// For the original ratio it is the source size.
+func (r Ratio) CropSize(width, height int) (w, h int) {
+	if r.IsOriginal() {
+		return width, height
+	}
+	// Compare width/height with r.W/r.H without division.
+	if int64(width)*int64(r.H) > int64(height)*int64(r.W) {
+		// The source is wider than r: keep the full height.
+		return int(int64(height) * int64(r.W) / int64(r.H)), height
+	}
+	return width, int(int64(width) * int64(r.H) / int64(r.W))
+}
+
+// Height returns the height of a variant of the given width at ratio r,
+// floor(width / ratio), for a width x height source.
+func (r Ratio) Height(variantWidth, width, height int) int {
+	rr := r.of(width, height)
+	return int(int64(variantWidth) * int64(rr.H) / int64(rr.W))
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// ratios returns the declared ratios, parsed and checked.
+func (f *PictureField) ratios() ([]Ratio, error) {
+	if len(f.AspectRatios) == 0 {
+		return []Ratio{{}}, nil
+	}
+	out := make([]Ratio, 0, len(f.AspectRatios))
+	for _, s := range f.AspectRatios {
+		r, err := ParseRatio(s)
+		if err != nil {
+			return nil, configErrorf(f, "AspectRatios", s, "%v", err)
+		}
+		for j, prev := range out {
+			if prev == r {
+				return nil, configErrorf(f, "AspectRatios", s, "aspect ratio %q repeats %q", s, f.AspectRatios[j])
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// declaredRatio parses s and checks that the field declares it. It does not
+// allocate for a declared ratio.
+func (f *PictureField) declaredRatio(s string) (Ratio, error) {
+	r, err := ParseRatio(s)
+	if err != nil {
+		return Ratio{}, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	if len(f.AspectRatios) == 0 && r.IsOriginal() {
+		return r, nil
+	}
+	for _, d := range f.AspectRatios {
+		if dr, err := ParseRatio(d); err == nil && dr == r {
+			return r, nil
+		}
+	}
+	return Ratio{}, f.unknownRatio(s)
+}
+
+func (f *PictureField) unknownRatio(s string) error {
+	decl := f.AspectRatios
+	if len(decl) == 0 {
+		decl = []string{""}
+	}
+	var b strings.Builder
+	for i, d := range decl {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Quote(d))
+		if d == "" {
+			b.WriteString(" (the original)")
+		}
+	}
+	return fmt.Errorf("%w %q (choices: %s)", ErrUnknownRatio, s, b.String())
+}
+
+// containerWidth returns the configured container width, or Fluid.
+func (f *PictureField) containerWidth() (int, error) {
+	switch c := f.ContainerWidth; {
+	case c == 0:
+		return DefaultContainerWidth, nil
+	case c == Fluid:
+		return Fluid, nil
+	case c < 0 || c > maxContainer:
+		return 0, configErrorf(f, "ContainerWidth", c, "container width %d is not between 1 and %d (or Fluid)", c, maxContainer)
+	default:
+		return c, nil
+	}
+}
+
+func (f *PictureField) gridColumns() (int, error) {
+	switch g := f.GridColumns; {
+	case g == 0:
+		return DefaultGridColumns, nil
+	case g < 0 || g > maxGridColumns:
+		return 0, configErrorf(f, "GridColumns", g, "grid columns %d is not between 1 and %d", g, maxGridColumns)
+	default:
+		return g, nil
+	}
+}
+
+// densities returns the pixel densities, checked, and the largest one.
+func (f *PictureField) densities() ([]int, int, error) {
+	ds := f.PixelDensities
+	if len(ds) == 0 {
+		ds = DefaultPixelDensities
+	}
+	top := 0
+	for i, d := range ds {
+		if d < 1 || d > maxDensity {
+			return nil, 0, configErrorf(f, "PixelDensities", d, "pixel density %d is not between 1 and %d", d, maxDensity)
+		}
+		for _, prev := range ds[:i] {
+			if prev == d {
+				return nil, 0, configErrorf(f, "PixelDensities", d, "pixel density %d is declared twice", d)
+			}
+		}
+		top = max(top, d)
+	}
+	return ds, top, nil
+}
+
+// A FileType is an output format of variants.
+type FileType struct {
+	Name string // "AVIF", "JPEG" or "PNG"
+	MIME string // "image/avif"
+	Ext  string // the variant key extension, "avif"
+}
+
+var fileTypes = []FileType{
+	{Name: "AVIF", MIME: "image/avif", Ext: "avif"},
+	{Name: "JPEG", MIME: "image/jpeg", Ext: "jpeg"},
+	{Name: "PNG", MIME: "image/png", Ext: "png"},
+}
+
+// jpegType is the fallback format of <img src>.
+var jpegType = fileTypes[1]
+
+// lookupFileType finds a supported type by name, ignoring case; "JPG" is
+// JPEG.
+func lookupFileType(name string) (FileType, bool) {
+	if strings.EqualFold(name, "JPG") {
+		return jpegType, true
+	}
+	for _, t := range fileTypes {
+		if strings.EqualFold(name, t.Name) {
+			return t, true
+		}
+	}
+	return FileType{}, false
+}
+
+func (f *PictureField) fileTypes() ([]FileType, error) {
+	names := f.FileTypes
+	if len(names) == 0 {
+		names = DefaultFileTypes
+	}
+	out := make([]FileType, 0, len(names))
+	for _, n := range names {
+		t, ok := lookupFileType(n)
+		if !ok {
+			return nil, configErrorf(f, "FileTypes", n, "file type %q is not supported (supported: AVIF, JPEG, PNG)", n)
+		}
+		for _, prev := range out {
+			if prev == t {
+				return nil, configErrorf(f, "FileTypes", n, "file type %q is declared twice", n)
+			}
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func (f *PictureField) uploadTo() (string, error) {
+	p := f.UploadTo
+	if p == "" {
+		p = DefaultUploadTo
+	}
+	if err := checkUploadPattern(p); err != nil {
+		return "", configErrorf(f, "UploadTo", p, "upload pattern %q %v", p, err)
+	}
+	return p, nil
+}
+
+func checkUploadPattern(p string) error {
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c == '%':
+			if i+1 == len(p) || !strings.ContainsRune("YmdHMS%", rune(p[i+1])) {
+				return errors.New("has a placeholder other than %Y %m %d %H %M %S %%")
+			}
+			i++
+		case c == 0 || c == '\\':
+			return errors.New("has a NUL byte or a backslash")
+		}
+	}
+	if strings.HasPrefix(p, "/") || path.Clean(p) != strings.TrimSuffix(p, "/") || p == "." || strings.HasPrefix(p, "../") || p == ".." {
+		return errors.New("is not a clean relative folder")
+	}
+	return nil
+}
+
+// UploadDir expands the field's UploadTo pattern for time t (taken in UTC),
+// giving the folder an original uploaded at t is stored in.
+func (f *PictureField) UploadDir(t time.Time) (string, error) {
+	p, err := f.uploadTo()
+	if err != nil {
+		return "", err
+	}
+	t = t.UTC()
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if p[i] != '%' {
+			b.WriteByte(p[i])
+			continue
+		}
+		i++
+		switch p[i] {
+		case 'Y':
+			fmt.Fprintf(&b, "%04d", t.Year())
+		case 'm':
+			fmt.Fprintf(&b, "%02d", int(t.Month()))
+		case 'd':
+			fmt.Fprintf(&b, "%02d", t.Day())
+		case 'H':
+			fmt.Fprintf(&b, "%02d", t.Hour())
+		case 'M':
+			fmt.Fprintf(&b, "%02d", t.Minute())
+		case 'S':
+			fmt.Fprintf(&b, "%02d", t.Second())
+		case '%':
+			b.WriteByte('%')
+		}
+	}
+	return strings.TrimSuffix(b.String(), "/"), nil
+}
+
+func (f *PictureField) checkSizeLimits() error {
+	for _, v := range []struct {
+		name string
+		val  int
+	}{{"MinWidth", f.MinWidth}, {"MinHeight", f.MinHeight}, {"MaxWidth", f.MaxWidth}, {"MaxHeight", f.MaxHeight}} {
+		if v.val < 0 || v.val > maxSourceLength {
+			return configErrorf(f, v.name, v.val, "%s %d is not between 0 and %d", strings.ToLower(v.name[:3])+" "+strings.ToLower(v.name[3:]), v.val, maxSourceLength)
+		}
+	}
+	if f.MaxWidth > 0 && f.MinWidth > f.MaxWidth {
+		return configErrorf(f, "MinWidth", f.MinWidth, "min width %d is above max width %d", f.MinWidth, f.MaxWidth)
+	}
+	if f.MaxHeight > 0 && f.MinHeight > f.MaxHeight {
+		return configErrorf(f, "MinHeight", f.MinHeight, "min height %d is above max height %d", f.MinHeight, f.MaxHeight)
+	}
+	return nil
+}
+
+// Validate checks every setting of the field and returns all problems
+// found, each a *ConfigError wrapping ErrInvalidConfig.
+func (f PictureField) Validate() error {
+	_, err := f.compile()
+	return err
+}
+
+// compiled is a validated, normalized PictureField.
+type compiled struct {
+	field       *PictureField
+	ratios      []Ratio
+	container   int // or Fluid
+	grid        int
+	breakpoints []Breakpoint
+	densities   []int
+	maxDensity  int
+	types       []FileType
+	uploadTo    string
+	storage     Storage
+}
+
+func (f *PictureField) compile() (*compiled, error) {
+	c := &compiled{field: f, storage: f.Storage}
+	var errs []error
+	var err error
+	if c.ratios, err = f.ratios(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.container, err = f.containerWidth(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.grid, err = f.gridColumns(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.breakpoints, err = f.breakpoints(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.densities, c.maxDensity, err = f.densities(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.types, err = f.fileTypes(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.uploadTo, err = f.uploadTo(); err != nil {
+		errs = append(errs, err)
+	}
+	if err = f.checkSizeLimits(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if c.storage == nil {
+		c.storage = DefaultStorage()
+	}
+	return c, nil
+}

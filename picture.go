@@ -1,0 +1,321 @@
+package pictures
+
+import (
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+)
+
+// A Picture is the value an application stores for one upload, in one
+// database column: where the original is, its upright size, and which
+// variants have been generated. Rendering needs nothing else: it never asks
+// storage what exists.
+//
+// The zero Picture means "no picture"; it is stored as SQL NULL and renders
+// as nothing.
+type Picture struct {
+	// Field is the Name of the PictureField the picture belongs to.
+	Field string
+	// Key is the storage key of the original upload. Originals are never
+	// rendered or published: they may carry metadata such as GPS positions.
+	Key string
+	// Width and Height are the original's pixel size after EXIF orientation.
+	Width, Height int
+	// Focus is the point crops keep in view, as fractions of the width and
+	// height from the top left corner; nil means the centre.
+	Focus *FocalPoint
+	// Variants lists the variants that exist in storage.
+	Variants []VariantSet
+	// Version is the fingerprint of the field configuration the variants
+	// were generated with; see PictureField.Fingerprint.
+	Version string
+	// Preview is a tiny blurred rendition as a data: URL, shown until the
+	// variants exist.
+	Preview string
+}
+
+// A FocalPoint is a point of a picture, as fractions of its width and height
+// (0 to 1) from the top left corner.
+type FocalPoint struct {
+	X, Y float64
+}
+
+// A VariantSet records the widths generated for one ratio in one format.
+type VariantSet struct {
+	Ratio  string // "" for the original ratio, else reduced "W/H"
+	Type   string // "AVIF", "JPEG" or "PNG"
+	Widths []int  // ascending
+}
+
+// IsZero reports whether p holds no picture.
+func (p Picture) IsZero() bool { return p.Key == "" }
+
+// widths returns the widths recorded for ratio r in type t.
+func (p *Picture) widths(r Ratio, t string) []int {
+	for i := range p.Variants {
+		v := &p.Variants[i]
+		if v.Type == t && ratioEqual(v.Ratio, r) {
+			return v.Widths
+		}
+	}
+	return nil
+}
+
+// ratioEqual reports whether the recorded ratio s is r. Recorded ratios are
+// written reduced by this package, so this is a string comparison that does
+// not allocate.
+func ratioEqual(s string, r Ratio) bool {
+	if r.IsOriginal() {
+		return s == ""
+	}
+	ws, hs, ok := cutByte(s, '/')
+	return ok && atoiEqual(ws, r.W) && atoiEqual(hs, r.H)
+}
+
+func cutByte(s string, c byte) (string, string, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+func atoiEqual(s string, n int) bool {
+	v, err := strconv.Atoi(s)
+	return err == nil && v == n
+}
+
+// Keys returns the storage keys of every recorded variant.
+func (p Picture) Keys() []string {
+	var keys []string
+	for _, v := range p.Variants {
+		r, err := ParseRatio(v.Ratio)
+		t, ok := lookupFileType(v.Type)
+		if err != nil || !ok {
+			continue
+		}
+		for _, w := range v.Widths {
+			keys = append(keys, VariantKey(p.Key, r, w, t.Ext))
+		}
+	}
+	return keys
+}
+
+// stored is the database form of a Picture.
+type stored struct {
+	Field    string          `json:"field"`
+	Key      string          `json:"key"`
+	Width    int             `json:"width"`
+	Height   int             `json:"height"`
+	Focus    *FocalPoint     `json:"focus,omitempty"`
+	Variants []storedVariant `json:"variants,omitempty"`
+	Version  string          `json:"version,omitempty"`
+	Preview  string          `json:"preview,omitempty"`
+}
+
+type storedVariant struct {
+	Ratio  string `json:"ratio"`
+	Type   string `json:"type"`
+	Widths []int  `json:"widths"`
+}
+
+// Value stores p in a database column as JSON text (NULL for the zero
+// Picture). It implements driver.Valuer.
+func (p Picture) Value() (driver.Value, error) {
+	if p.IsZero() {
+		return nil, nil
+	}
+	s := stored{Field: p.Field, Key: p.Key, Width: p.Width, Height: p.Height, Focus: p.Focus, Version: p.Version, Preview: p.Preview}
+	for _, v := range p.Variants {
+		s.Variants = append(s.Variants, storedVariant(v))
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// Scan reads a value written by Value: JSON text or bytes, or NULL. It
+// implements sql.Scanner.
+func (p *Picture) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case nil:
+		*p = Picture{}
+		return nil
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("pictures: cannot scan %T into a Picture", src)
+	}
+	var s stored
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("pictures: scanning a Picture: %w", err)
+	}
+	if s.Key == "" {
+		return errors.New("pictures: scanning a Picture: no key")
+	}
+	*p = Picture{Field: s.Field, Key: s.Key, Width: s.Width, Height: s.Height, Focus: s.Focus, Version: s.Version, Preview: s.Preview}
+	for _, v := range s.Variants {
+		p.Variants = append(p.Variants, VariantSet(v))
+	}
+	return nil
+}
+
+// MarshalJSON gives the picture as an API client wants it, modelled on
+// django-pictures' REST serializer: the fallback JPEG URL and size, then per
+// declared ratio ("original" for the source's own) its crop size, fallback,
+// the URLs of every generated variant per MIME type and width, and the
+// `sizes` of a full-width layout:
+//
+//	{"url": "/media/…/1200w.jpeg", "width": 4000, "height": 3000,
+//	 "ratios": {"original": {"width": 4000, "height": 3000, "src": "…",
+//	   "sources": {"image/avif": {"100": "/media/…/100w.avif", …}},
+//	   "sizes": "(min-width: 0px) and (max-width: 1199px) 100vw, 1200px"}}}
+//
+// The original's URL is never included. The zero Picture gives null. The
+// field must be registered (see Register). This form is for output only:
+// store Pictures with Value and Scan.
+func (p Picture) MarshalJSON() ([]byte, error) {
+	if p.IsZero() {
+		return []byte("null"), nil
+	}
+	c, err := lookup(p.Field)
+	if err != nil {
+		return nil, err
+	}
+	var cols [maxBreakpoints]int
+	sizes := string(appendSizes(nil, c.breakpoints, cols[:len(c.breakpoints)], c.grid, c.container))
+	var scratch []byte
+	b := []byte(`{"url":`)
+	first := ""
+	if len(c.ratios) > 0 {
+		first = c.fallbackURL(&p, c.ratios[0])
+	}
+	b = appendJSONStringOrNull(b, first)
+	b = append(b, `,"width":`...)
+	b = strconv.AppendInt(b, int64(p.Width), 10)
+	b = append(b, `,"height":`...)
+	b = strconv.AppendInt(b, int64(p.Height), 10)
+	b = append(b, `,"ratios":{`...)
+	for i, r := range c.ratios {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		name := r.String()
+		if r.IsOriginal() {
+			name = "original"
+		}
+		w, h := r.CropSize(p.Width, p.Height)
+		b = appendJSONString(b, name)
+		b = append(b, `:{"width":`...)
+		b = strconv.AppendInt(b, int64(w), 10)
+		b = append(b, `,"height":`...)
+		b = strconv.AppendInt(b, int64(h), 10)
+		b = append(b, `,"src":`...)
+		b = appendJSONStringOrNull(b, c.fallbackURL(&p, r))
+		b = append(b, `,"sources":{`...)
+		urls := c.variantURLs(&p, r)
+		n := 0
+		for _, t := range c.types {
+			ws := p.widths(r, t.Name)
+			if len(ws) == 0 {
+				continue
+			}
+			if n > 0 {
+				b = append(b, ',')
+			}
+			n++
+			b = appendJSONString(b, t.MIME)
+			b = append(b, ":{"...)
+			for j, w := range ws {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, '"')
+				b = strconv.AppendInt(b, int64(w), 10)
+				b = append(b, `":`...)
+				scratch = urls.appendRaw(scratch[:0], w, t.Ext)
+				b = appendJSONString(b, string(scratch))
+			}
+			b = append(b, '}')
+		}
+		b = append(b, `},"sizes":`...)
+		b = appendJSONString(b, sizes)
+		b = append(b, '}')
+	}
+	b = append(b, "}}"...)
+	return b, nil
+}
+
+// UnmarshalJSON accepts only null: the JSON form of a Picture is for output.
+// Use Value and Scan to store Pictures.
+func (p *Picture) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*p = Picture{}
+		return nil
+	}
+	return errors.New("pictures: a Picture cannot be decoded from its JSON output; store it with Value and Scan")
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // never fails for a string
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+func appendJSONStringOrNull(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "null"...)
+	}
+	return appendJSONString(b, s)
+}
+
+// fallbackWidth picks the JPEG rendition <img src> uses among the recorded
+// widths: the widest at most the container width (at 1x), else the
+// narrowest. It returns 0 when there is none.
+func (c *compiled) fallbackWidth(ws []int) int {
+	if len(ws) == 0 {
+		return 0
+	}
+	target := c.ladderContainer()
+	i, found := slices.BinarySearch(ws, target)
+	switch {
+	case found:
+		return ws[i]
+	case i == 0:
+		return ws[0]
+	default:
+		return ws[i-1]
+	}
+}
+
+// ladderContainer is the container the width ladder is built on.
+func (c *compiled) ladderContainer() int {
+	if c.container == Fluid {
+		return c.breakpoints[len(c.breakpoints)-1].Width
+	}
+	return c.container
+}
+
+// fallbackURL returns the URL of the JPEG rendition for ratio r, or "".
+func (c *compiled) fallbackURL(p *Picture, r Ratio) string {
+	w := c.fallbackWidth(p.widths(r, jpegType.Name))
+	if w == 0 {
+		return ""
+	}
+	return c.storage.URL(VariantKey(p.Key, r, w, jpegType.Ext))
+}

@@ -1,0 +1,572 @@
+package pictures
+
+import (
+	"fmt"
+	"html/template"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// An Attr is an extra HTML attribute of the rendered <img> or <picture>. A
+// true Value renders the bare attribute, false omits it; strings, integers,
+// floats and fmt.Stringers render escaped.
+type Attr struct {
+	Name  string
+	Value any
+}
+
+// RenderOptions describe one rendering of a Picture.
+type RenderOptions struct {
+	// Alt is the <img> alt text; "" marks a decorative image.
+	Alt string
+	// Ratio selects one of the field's declared aspect ratios; "" is the
+	// original ratio.
+	Ratio string
+	// Layout gives the container width and columns per breakpoint that
+	// `sizes` is computed from.
+	Layout Layout
+	// Img and Picture are extra attributes of <img> and <picture>.
+	Img, Picture []Attr
+}
+
+// reservedArgs are the helper's argument names that are not breakpoints.
+var reservedArgs = map[string]bool{
+	"alt": true, "ratio": true, "container": true,
+	"loading": true, "decoding": true, "fetchpriority": true,
+}
+
+// imgShorthands are <img> attributes the helper takes without the img_
+// prefix.
+var imgShorthands = map[string]bool{"loading": true, "decoding": true, "fetchpriority": true}
+
+// FuncMap returns the template functions of this package, for
+// html/template's Template.Funcs:
+//
+//   - picture renders a <picture> element (see Render):
+//     {{picture .Post.Image "alt" .Post.Caption "ratio" "1/1" "xs" 4 "loading" "lazy"}}
+//   - picture_url returns the URL of one variant (see URL), for places
+//     without <picture>, such as e-mails and og:image:
+//     {{picture_url .Post.Image "1/1" "JPEG" 600}}
+func FuncMap() template.FuncMap {
+	return template.FuncMap{"picture": Render, "picture_url": URL}
+}
+
+// Render renders the <picture> element of p from its stored value and the
+// given name/value arguments, the same as the template helper "picture":
+//
+//   - "alt" (required): the alt text; "" marks a decorative image.
+//   - "ratio": one of the field's declared aspect ratios; "" (the default)
+//     is the original ratio.
+//   - "container": the container width in CSS pixels, or "fluid";
+//     defaults to the field's.
+//   - a breakpoint name ("xs", "s", ...): the grid columns the picture spans
+//     from that breakpoint up (see Layout).
+//   - "img_<attr>" and "picture_<attr>": extra attributes of <img> and
+//     <picture>; "loading", "decoding" and "fetchpriority" need no prefix.
+//     true renders a bare attribute, false omits it.
+//
+// It renders one <source type srcset sizes> per file type of the field with
+// generated variants, then an <img> whose width and height are the size of
+// the ratio's crop (no layout shift once it loads) and whose src is the
+// stripped JPEG fallback, never the uploaded original. Until variants
+// exist, src is the Picture's inline preview, or a transparent placeholder
+// of the right shape. With "loading" "lazy", sizes starts with "auto, ", so
+// browsers that support it use the laid-out width. A zero Picture renders as
+// nothing.
+//
+// Render does no I/O: URLs come from the field's Storage.URL.
+func Render(p Picture, args ...any) (template.HTML, error) {
+	if p.IsZero() {
+		return "", nil
+	}
+	c, err := lookup(p.Field)
+	if err != nil {
+		return "", err
+	}
+	var a renderArgs
+	a.img = a.imgBuf[:0]
+	a.pic = a.picBuf[:0]
+	if err := a.parse(c, args); err != nil {
+		return "", err
+	}
+	return c.render(&p, &a)
+}
+
+// HTML renders p like Render, from options instead of template arguments.
+func (p Picture) HTML(o RenderOptions) (template.HTML, error) {
+	if p.IsZero() {
+		return "", nil
+	}
+	c, err := lookup(p.Field)
+	if err != nil {
+		return "", err
+	}
+	a := renderArgs{alt: o.Alt, hasAlt: true, ratio: o.Ratio, img: o.Img, pic: o.Picture}
+	if a.container, err = c.field.layoutContainer(o.Layout.Container); err != nil {
+		return "", err
+	}
+	for name, n := range o.Layout.Columns {
+		if err := a.setColumns(c, name, n); err != nil {
+			return "", err
+		}
+	}
+	return c.render(&p, &a)
+}
+
+// renderArgs are the parsed arguments of one rendering.
+type renderArgs struct {
+	alt       string
+	hasAlt    bool
+	ratio     string
+	container int // 0: the field's
+	cols      [maxBreakpoints]int
+	img, pic  []Attr
+	imgBuf    [4]Attr
+	picBuf    [2]Attr
+}
+
+func (a *renderArgs) parse(c *compiled, args []any) error {
+	if len(args)%2 != 0 {
+		return fmt.Errorf("%w: picture helper arguments come in name/value pairs, got %d values", ErrInvalidArgument, len(args))
+	}
+	for i := 0; i < len(args); i += 2 {
+		name, ok := args[i].(string)
+		if !ok {
+			return fmt.Errorf("%w: argument name %v is a %T, want a string", ErrInvalidArgument, args[i], args[i])
+		}
+		v := args[i+1]
+		switch {
+		case name == "alt":
+			s, ok := stringValue(v)
+			if !ok {
+				return fmt.Errorf("%w: alt is a %T, want a string", ErrInvalidArgument, v)
+			}
+			a.alt, a.hasAlt = s, true
+		case name == "ratio":
+			s, ok := v.(string)
+			if !ok {
+				return fmt.Errorf("%w: ratio is a %T, want a string such as \"16/9\"", ErrInvalidArgument, v)
+			}
+			a.ratio = s
+		case name == "container":
+			if s, ok := v.(string); ok && s == "fluid" {
+				a.container = Fluid
+				break
+			}
+			n, ok := intValue(v)
+			if !ok {
+				return fmt.Errorf("%w: container is %v, want a width in pixels or \"fluid\"", ErrInvalidArgument, v)
+			}
+			var err error
+			if a.container, err = c.field.layoutContainer(n); err != nil {
+				return err
+			}
+		case strings.HasPrefix(name, "img_"):
+			a.img = append(a.img, Attr{name[len("img_"):], v})
+		case strings.HasPrefix(name, "picture_"):
+			a.pic = append(a.pic, Attr{name[len("picture_"):], v})
+		case imgShorthands[name]:
+			a.img = append(a.img, Attr{name, v})
+		default:
+			if breakpointIndex(c.breakpoints, name) < 0 {
+				return fmt.Errorf("%w %q (want alt, ratio, container, a breakpoint (%s), loading, decoding, fetchpriority, img_<attribute> or picture_<attribute>)",
+					ErrInvalidArgument, name, breakpointNames(c.breakpoints))
+			}
+			n, ok := intValue(v)
+			if !ok {
+				return fmt.Errorf("%w: columns for breakpoint %q is %v, want a number", ErrInvalidArgument, name, v)
+			}
+			if err := a.setColumns(c, name, n); err != nil {
+				return err
+			}
+		}
+	}
+	if !a.hasAlt {
+		return fmt.Errorf(`%w: missing "alt" (describe the picture, or pass "alt" "" if it is decorative)`, ErrInvalidArgument)
+	}
+	return nil
+}
+
+func (a *renderArgs) setColumns(c *compiled, name string, n int) error {
+	i := breakpointIndex(c.breakpoints, name)
+	if i < 0 {
+		return unknownBreakpoint(c.breakpoints, name)
+	}
+	if err := checkColumns(name, n, c.grid); err != nil {
+		return err
+	}
+	a.cols[i] = n
+	return nil
+}
+
+func stringValue(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case fmt.Stringer:
+		return v.String(), true
+	}
+	return "", false
+}
+
+func intValue(v any) (int, bool) {
+	switch v := v.(type) {
+	case int:
+		return v, true
+	case int8:
+		return int(v), true
+	case int16:
+		return int(v), true
+	case int32:
+		return int(v), true
+	case int64:
+		if v >= math.MinInt32 && v <= math.MaxInt32 {
+			return int(v), true
+		}
+	case uint8:
+		return int(v), true
+	case uint16:
+		return int(v), true
+	case uint32:
+		return int(v), true
+	case uint:
+		if v <= math.MaxInt32 {
+			return int(v), true
+		}
+	case uint64:
+		if v <= math.MaxInt32 {
+			return int(v), true
+		}
+	case string:
+		n, err := strconv.Atoi(v)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+func (c *compiled) render(p *Picture, a *renderArgs) (template.HTML, error) {
+	r, err := c.field.declaredRatio(a.ratio)
+	if err != nil {
+		return "", err
+	}
+	container := a.container
+	if container == 0 {
+		container = c.container
+	}
+	width, height := r.CropSize(p.Width, p.Height)
+	lazy := false
+	ownSize := true
+	for _, at := range a.img {
+		if err := checkAttrName("img", at.Name); err != nil {
+			return "", err
+		}
+		switch at.Name {
+		case "loading":
+			s, _ := at.Value.(string)
+			lazy = strings.EqualFold(s, "lazy")
+		case "width", "height":
+			ownSize = false
+		}
+	}
+	for _, at := range a.pic {
+		if err := checkAttrName("picture", at.Name); err != nil {
+			return "", err
+		}
+	}
+
+	b := make([]byte, 0, 2048)
+	b = append(b, "<picture"...)
+	if b, err = appendAttrs(b, a.pic); err != nil {
+		return "", err
+	}
+	b = append(b, '>')
+	var sizes []byte
+	urls := c.variantURLs(p, r)
+	for _, t := range c.types {
+		ws := p.widths(r, t.Name)
+		if len(ws) == 0 {
+			continue
+		}
+		if sizes == nil {
+			var buf [512]byte
+			sizes = appendSizes(buf[:0], c.breakpoints, a.cols[:len(c.breakpoints)], c.grid, container)
+		}
+		b = append(b, `<source type="`...)
+		b = append(b, t.MIME...)
+		b = append(b, `" srcset="`...)
+		for i, w := range ws {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = urls.append(b, w, t.Ext, true)
+			b = append(b, ' ')
+			b = strconv.AppendInt(b, int64(w), 10)
+			b = append(b, 'w')
+		}
+		b = append(b, `" sizes="`...)
+		if lazy {
+			b = append(b, "auto, "...)
+		}
+		b = append(b, sizes...)
+		b = append(b, `">`...)
+	}
+	b = append(b, `<img src="`...)
+	switch fw := c.fallbackWidth(p.widths(r, jpegType.Name)); {
+	case fw != 0:
+		b = urls.append(b, fw, jpegType.Ext, false)
+	case p.Preview != "":
+		b = appendURL(b, p.Preview, false)
+	default:
+		b = appendPlaceholderSVG(b, width, height)
+	}
+	b = append(b, `" alt="`...)
+	b = appendEscaped(b, a.alt)
+	b = append(b, '"')
+	if ownSize {
+		b = append(b, ` width="`...)
+		b = strconv.AppendInt(b, int64(width), 10)
+		b = append(b, `" height="`...)
+		b = strconv.AppendInt(b, int64(height), 10)
+		b = append(b, '"')
+	}
+	if b, err = appendAttrs(b, a.img); err != nil {
+		return "", err
+	}
+	b = append(b, "></picture>"...)
+	return template.HTML(b), nil
+}
+
+// checkAttrName refuses attribute names that are not plain, event handlers
+// (which would run their value as script) and the attributes the helper
+// computes itself.
+func checkAttrName(elem, name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: empty %s attribute name", ErrInvalidArgument, elem)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if !letter && (i == 0 || !('0' <= c && c <= '9' || c == '-' || c == '_' || c == ':' || c == '.')) {
+			return fmt.Errorf("%w: %s attribute name %q is not a plain name", ErrInvalidArgument, elem, name)
+		}
+	}
+	lower := strings.ToLower(name)
+	if strings.HasPrefix(lower, "on") {
+		return fmt.Errorf("%w: %s attribute %q is an event handler; attach scripts from a script file", ErrInvalidArgument, elem, name)
+	}
+	switch lower {
+	case "src", "srcset", "sizes", "alt", "type":
+		return fmt.Errorf("%w: %s attribute %q is computed by the helper (use \"alt\" for the alt text)", ErrInvalidArgument, elem, name)
+	}
+	return nil
+}
+
+func appendAttrs(b []byte, attrs []Attr) ([]byte, error) {
+	for _, at := range attrs {
+		var s string
+		switch v := at.Value.(type) {
+		case bool:
+			if v {
+				b = append(b, ' ')
+				b = append(b, at.Name...)
+			}
+			continue
+		case nil:
+			continue
+		case string:
+			s = v
+		case float32:
+			s = strconv.FormatFloat(float64(v), 'g', -1, 32)
+		case float64:
+			s = strconv.FormatFloat(v, 'g', -1, 64)
+		default:
+			if n, ok := intValue(v); ok {
+				s = strconv.Itoa(n)
+			} else if st, ok := v.(fmt.Stringer); ok {
+				s = st.String()
+			} else {
+				return b, fmt.Errorf("%w: attribute %q is a %T, want a string, number or bool", ErrInvalidArgument, at.Name, v)
+			}
+		}
+		b = append(b, ' ')
+		b = append(b, at.Name...)
+		b = append(b, `="`...)
+		b = appendEscaped(b, s)
+		b = append(b, '"')
+	}
+	return b, nil
+}
+
+// appendEscaped appends s escaped for a quoted HTML attribute value.
+func appendEscaped(b []byte, s string) []byte {
+	last := 0
+	for i := 0; i < len(s); i++ {
+		var esc string
+		switch s[i] {
+		case '&':
+			esc = "&amp;"
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		case '"':
+			esc = "&#34;"
+		case '\'':
+			esc = "&#39;"
+		case 0:
+			esc = "\uFFFD"
+		default:
+			continue
+		}
+		b = append(b, s[last:i]...)
+		b = append(b, esc...)
+		last = i + 1
+	}
+	return append(b, s[last:]...)
+}
+
+// appendURL appends u, normalized and escaped for a quoted src or srcset
+// attribute: characters that are not allowed in URLs are percent-encoded,
+// commas too in a srcset (where they separate candidates), and an unsafe
+// scheme (anything but http, https and data:image/) is replaced by
+// "#ZgotmplZ", as html/template does.
+func appendURL(b []byte, u string, srcset bool) []byte {
+	if !safeURL(u) {
+		return append(b, "#ZgotmplZ"...)
+	}
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(u); i++ {
+		c := u[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+			b = append(b, c)
+		case c == '&':
+			b = append(b, "&amp;"...)
+		case c == '\'':
+			b = append(b, "&#39;"...)
+		case c == ',' && srcset:
+			b = append(b, "%2C"...)
+		case c == '%' && i+2 < len(u) && isHex(u[i+1]) && isHex(u[i+2]):
+			b = append(b, c)
+		case strings.IndexByte("-._~:/?#[]@!$()*+,;=", c) >= 0:
+			b = append(b, c)
+		default:
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return b
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// safeURL reports whether u is relative, http(s), or a data:image/ URL
+// other than SVG from an untrusted source.
+func safeURL(u string) bool {
+	i := strings.IndexAny(u, ":/?#")
+	if i < 0 || u[i] != ':' {
+		return true // no scheme
+	}
+	switch scheme := strings.ToLower(u[:i]); scheme {
+	case "http", "https":
+		return true
+	case "data":
+		rest := strings.ToLower(u[i+1:])
+		return strings.HasPrefix(rest, "image/") && !strings.HasPrefix(rest, "image/svg")
+	}
+	return false
+}
+
+// appendPlaceholderSVG appends a transparent SVG of the given shape as a
+// data URL, so that an unprocessed picture keeps its place in the layout.
+func appendPlaceholderSVG(b []byte, width, height int) []byte {
+	b = append(b, "data:image/svg+xml,%3Csvg%20xmlns=%22http://www.w3.org/2000/svg%22%20viewBox=%220%200%20"...)
+	b = strconv.AppendInt(b, int64(width), 10)
+	b = append(b, "%20"...)
+	b = strconv.AppendInt(b, int64(height), 10)
+	return append(b, "%22/%3E"...)
+}
+
+// URL returns the URL of the narrowest variant of p at ratio with the given
+// file type that is at least minWidth pixels wide, or the widest one if none
+// is. If none of that type exists yet it returns the JPEG fallback's URL,
+// and "" if there is nothing to show yet. It is the template helper
+// picture_url, for places that cannot use <picture> (e-mails, og:image).
+func URL(p Picture, ratio, fileType string, minWidth int) (string, error) {
+	if p.IsZero() {
+		return "", nil
+	}
+	c, err := lookup(p.Field)
+	if err != nil {
+		return "", err
+	}
+	r, err := c.field.declaredRatio(ratio)
+	if err != nil {
+		return "", err
+	}
+	t, ok := lookupFileType(fileType)
+	if !ok {
+		return "", fmt.Errorf("%w: file type %q (want AVIF, JPEG or PNG)", ErrInvalidArgument, fileType)
+	}
+	ws := p.widths(r, t.Name)
+	if len(ws) == 0 {
+		return c.fallbackURL(&p, r), nil
+	}
+	w := ws[len(ws)-1]
+	for _, cand := range ws {
+		if cand >= minWidth {
+			w = cand
+			break
+		}
+	}
+	return c.storage.URL(VariantKey(p.Key, r, w, t.Ext)), nil
+}
+
+// variantURLs builds the URLs of one picture's variants at one ratio.
+type variantURLs struct {
+	c    *compiled
+	p    *Picture
+	r    Ratio
+	stem string // URL of the key's stem, when the storage is a URLBaser
+}
+
+func (c *compiled) variantURLs(p *Picture, r Ratio) variantURLs {
+	u := variantURLs{c: c, p: p, r: r}
+	if _, ok := c.storage.(URLBaser); ok {
+		u.stem = c.storage.URL(stem(p.Key))
+	}
+	return u
+}
+
+// append appends the URL of the variant of width w in format ext to b,
+// escaped for an attribute (see appendURL).
+func (u *variantURLs) append(b []byte, w int, ext string, srcset bool) []byte {
+	if u.stem == "" {
+		return appendURL(b, u.c.storage.URL(VariantKey(u.p.Key, u.r, w, ext)), srcset)
+	}
+	return u.appendSuffix(appendURL(b, u.stem, srcset), w, ext)
+}
+
+// appendRaw appends the URL as the storage gives it, unescaped.
+func (u *variantURLs) appendRaw(b []byte, w int, ext string) []byte {
+	if u.stem == "" {
+		return append(b, u.c.storage.URL(VariantKey(u.p.Key, u.r, w, ext))...)
+	}
+	return u.appendSuffix(append(b, u.stem...), w, ext)
+}
+
+// appendSuffix appends "/W_H/123w.ext", which needs no escaping.
+func (u *variantURLs) appendSuffix(b []byte, w int, ext string) []byte {
+	b = append(b, '/')
+	if !u.r.IsOriginal() {
+		b = strconv.AppendInt(b, int64(u.r.W), 10)
+		b = append(b, '_')
+		b = strconv.AppendInt(b, int64(u.r.H), 10)
+		b = append(b, '/')
+	}
+	b = strconv.AppendInt(b, int64(w), 10)
+	b = append(b, "w."...)
+	return append(b, ext...)
+}

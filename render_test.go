@@ -1,0 +1,454 @@
+package pictures
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"html/template"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopictures/pictures/storage"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// golden compares got with testdata/<name>, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test -update to create the golden file")
+	assert.Equal(t, string(want), string(got), "golden file %s (run go test -update to accept)", path)
+}
+
+// registered registers f under a name unique to the test and removes it
+// when the test ends.
+func registered(t testing.TB, f PictureField) *PictureField {
+	t.Helper()
+	f.Name = t.Name()
+	if f.Storage == nil {
+		f.Storage = &storage.Memory{}
+	}
+	require.NoError(t, Register(&f))
+	t.Cleanup(func() { Unregister(&f) })
+	return &f
+}
+
+// processed returns the Picture of a fully processed width x height upload.
+func processed(t testing.TB, f *PictureField, key string, width, height int) Picture {
+	t.Helper()
+	vs, err := f.Variants(width, height)
+	require.NoError(t, err)
+	return Picture{Field: f.Name, Key: key, Width: width, Height: height, Variants: vs}
+}
+
+// instagram is the field of the example app's posts.
+var instagram = PictureField{
+	AspectRatios:   []string{"", "1/1", "4/5"},
+	ContainerWidth: 935,
+	GridColumns:    3,
+	PixelDensities: []int{1, 2, 3},
+}
+
+func TestRenderGolden(t *testing.T) {
+	type tc struct {
+		name    string
+		field   PictureField
+		picture func(f *PictureField) Picture
+		args    []any
+	}
+	tests := []tc{
+		{
+			name:  "default_field",
+			field: PictureField{},
+			picture: func(f *PictureField) Picture {
+				return processed(t, f, "pictures/2026/11/21/abc.jpeg", 3000, 2000)
+			},
+			args: []any{"alt", "A beach"},
+		},
+		{
+			name:  "three_ratios_square_lazy",
+			field: instagram,
+			picture: func(f *PictureField) Picture {
+				return processed(t, f, "posts/2026/11/k3j.jpeg", 4032, 3024)
+			},
+			args: []any{"alt", "Sunset", "ratio", "1/1", "xs", 1, "loading", "lazy"},
+		},
+		{
+			name:  "three_ratios_portrait",
+			field: instagram,
+			picture: func(f *PictureField) Picture {
+				return processed(t, f, "posts/2026/11/p0r.jpeg", 1080, 1350)
+			},
+			args: []any{"alt", "Portrait", "ratio", "4/5", "fetchpriority", "high", "decoding", "async"},
+		},
+		{
+			name:  "avif_and_jpeg_sources",
+			field: PictureField{AspectRatios: []string{"16/9"}, FileTypes: []string{"AVIF", "JPEG"}, PixelDensities: []int{1}},
+			picture: func(f *PictureField) Picture {
+				return processed(t, f, "hero.png", 2000, 1500)
+			},
+			args: []any{"alt", "Hero", "ratio", "16/9", "s", 6, "l", 4},
+		},
+		{
+			name:  "extra_attributes",
+			field: PictureField{AspectRatios: []string{"1/1"}},
+			picture: func(f *PictureField) Picture {
+				return processed(t, f, "a.jpeg", 500, 500)
+			},
+			args: []any{"alt", "", "ratio", "1/1", "picture_class", "card", "img_class", "card-img", "img_hidden", true,
+				"img_draggable", false, "img_data-id", 42, "picture_data-ratio", 1.5},
+		},
+		{
+			name:  "size_override",
+			field: PictureField{AspectRatios: []string{"1/1"}},
+			picture: func(f *PictureField) Picture {
+				return processed(t, f, "a.jpeg", 500, 500)
+			},
+			args: []any{"alt", "x", "ratio", "1/1", "img_width", 200, "img_height", 200},
+		},
+		{
+			name:  "escaping",
+			field: PictureField{Storage: &storage.Memory{BaseURL: "https://cdn.example.com/my media/?a=1&b=2"}},
+			picture: func(f *PictureField) Picture {
+				p := processed(t, f, "ugly, key/with space.jpeg", 250, 250)
+				return p
+			},
+			args: []any{"alt", `"Quotes" & <tags> 'too'`, "img_title", `x" onerror="alert(1)`, "picture_data-x", "</picture><script>"},
+		},
+		{
+			name:  "pending_with_preview",
+			field: instagram,
+			picture: func(f *PictureField) Picture {
+				return Picture{Field: f.Name, Key: "posts/new.jpeg", Width: 4032, Height: 3024, Preview: "data:image/jpeg;base64,/9j/4AAQSkZJRg=="}
+			},
+			args: []any{"alt", "Soon", "ratio", "4/5", "loading", "lazy"},
+		},
+		{
+			name:  "pending_without_preview",
+			field: instagram,
+			picture: func(f *PictureField) Picture {
+				return Picture{Field: f.Name, Key: "posts/new.jpeg", Width: 4032, Height: 3024}
+			},
+			args: []any{"alt", "Soon", "ratio", "1/1"},
+		},
+		{
+			name:  "fluid_container",
+			field: PictureField{ContainerWidth: Fluid, PixelDensities: []int{1}, GridColumns: 4},
+			picture: func(f *PictureField) Picture {
+				return processed(t, f, "wide.jpeg", 6000, 2000)
+			},
+			args: []any{"alt", "Wide", "m", 2},
+		},
+		{
+			name:  "container_argument",
+			field: PictureField{PixelDensities: []int{1}},
+			picture: func(f *PictureField) Picture {
+				return processed(t, f, "c.jpeg", 1000, 1000)
+			},
+			args: []any{"alt", "Narrow", "container", 600, "s", 6},
+		},
+		{
+			name:  "tiny_source",
+			field: instagram,
+			picture: func(f *PictureField) Picture {
+				return processed(t, f, "tiny.png", 64, 48)
+			},
+			args: []any{"alt", "Tiny", "ratio", "1/1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := registered(t, tt.field)
+			p := tt.picture(f)
+			got, err := Render(p, tt.args...)
+			require.NoError(t, err)
+			golden(t, filepath.Join("render", tt.name+".html"), []byte(string(got)+"\n"))
+		})
+	}
+}
+
+// plainStorage hides the URLBaser upgrade of the storage it wraps.
+type plainStorage struct{ Storage }
+
+func TestRenderWithoutURLBaser(t *testing.T) {
+	mem := &storage.Memory{BaseURL: "https://cdn.example.com/a b,c/"}
+	fast := registered(t, PictureField{AspectRatios: []string{"", "1/1"}, Storage: mem})
+	slowField := PictureField{Name: "slow", AspectRatios: []string{"", "1/1"}, Storage: plainStorage{mem}}
+	require.NoError(t, Register(&slowField))
+	defer Unregister(&slowField)
+	_, isBaser := slowField.Storage.(URLBaser)
+	require.False(t, isBaser)
+
+	for _, key := range []string{"x/y.jpeg", "we ird/na,me;1.png", "caf\u00e9/\u00e0.jpeg"} {
+		for _, ratio := range []string{"", "1/1"} {
+			p := processed(t, fast, key, 3000, 2000)
+			fastHTML, err := Render(p, "alt", "", "ratio", ratio)
+			require.NoError(t, err)
+			p.Field = "slow"
+			slowHTML, err := Render(p, "alt", "", "ratio", ratio)
+			require.NoError(t, err)
+			assert.Equal(t, slowHTML, fastHTML, "key %q ratio %q", key, ratio)
+
+			fastJSON, err := json.Marshal(Picture{Field: fast.Name, Key: key, Width: 3000, Height: 2000, Variants: p.Variants})
+			require.NoError(t, err)
+			slowJSON, err := json.Marshal(p)
+			require.NoError(t, err)
+			assert.JSONEq(t, string(slowJSON), string(fastJSON))
+		}
+	}
+}
+
+func TestRenderBrowserFacts(t *testing.T) {
+	f := registered(t, instagram)
+	p := processed(t, f, "posts/x.jpeg", 4032, 3024)
+
+	got, err := Render(p, "alt", "x", "ratio", "4/5", "loading", "lazy")
+	require.NoError(t, err)
+	html := string(got)
+	// <img width height> are the 4/5 crop, not the original's 4032x3024.
+	assert.Contains(t, html, ` width="2419" height="3024"`)
+	// src is a stripped JPEG rendition, never the original upload.
+	assert.NotContains(t, html, `posts/x.jpeg"`)
+	assert.Contains(t, html, `<img src="/media/posts/x/4_5/935w.jpeg"`)
+	// Lazy images let the browser use their laid-out width.
+	assert.Contains(t, html, `sizes="auto, (min-width: 0px)`)
+	// Only the AVIF source: JPEG is the fallback, not a declared type.
+	assert.Equal(t, 1, strings.Count(html, "<source "))
+
+	eager, err := Render(p, "alt", "x", "ratio", "4/5")
+	require.NoError(t, err)
+	assert.NotContains(t, string(eager), "auto,")
+}
+
+func TestRenderErrors(t *testing.T) {
+	f := registered(t, PictureField{AspectRatios: []string{"1/1", "3/2", "16/9"}})
+	p := processed(t, f, "a.jpeg", 3000, 2000)
+	tests := []struct {
+		name string
+		args []any
+		is   error
+		msg  string
+	}{
+		{"undeclared ratio", []any{"alt", "", "ratio", "4/3"}, ErrUnknownRatio,
+			`pictures: undeclared aspect ratio "4/3" (choices: "1/1", "3/2", "16/9")`},
+		{"unknown argument", []any{"alt", "", "ratio", "1/1", "does_not_exist", "error"}, ErrInvalidArgument,
+			`pictures: invalid argument "does_not_exist" (want alt, ratio, container, a breakpoint (xs, s, m, l, xl), loading, decoding, fetchpriority, img_<attribute> or picture_<attribute>)`},
+		{"missing alt", []any{"ratio", "1/1"}, ErrInvalidArgument,
+			`pictures: invalid argument: missing "alt" (describe the picture, or pass "alt" "" if it is decorative)`},
+		{"odd arguments", []any{"alt"}, ErrInvalidArgument,
+			`pictures: invalid argument: picture helper arguments come in name/value pairs, got 1 values`},
+		{"non-string name", []any{3, "x"}, ErrInvalidArgument,
+			`pictures: invalid argument: argument name 3 is a int, want a string`},
+		{"columns not a number", []any{"alt", "", "ratio", "1/1", "m", "six"}, ErrInvalidArgument,
+			`pictures: invalid argument: columns for breakpoint "m" is six, want a number`},
+		{"too many columns", []any{"alt", "", "ratio", "1/1", "m", 13}, ErrInvalidArgument,
+			`pictures: invalid argument: columns for breakpoint "m" must be between 1 and 12, got 13`},
+		{"event handler", []any{"alt", "", "ratio", "1/1", "img_onerror", "alert(1)"}, ErrInvalidArgument,
+			`pictures: invalid argument: img attribute "onerror" is an event handler; attach scripts from a script file`},
+		{"computed attribute", []any{"alt", "", "ratio", "1/1", "img_src", "/x.jpg"}, ErrInvalidArgument,
+			`pictures: invalid argument: img attribute "src" is computed by the helper (use "alt" for the alt text)`},
+		{"bad attribute name", []any{"alt", "", "ratio", "1/1", `picture_a"b`, "x"}, ErrInvalidArgument,
+			`pictures: invalid argument: picture attribute name "a\"b" is not a plain name`},
+		{"bad container", []any{"alt", "", "ratio", "1/1", "container", "wide"}, ErrInvalidArgument,
+			`pictures: invalid argument: container is wide, want a width in pixels or "fluid"`},
+		{"attribute value type", []any{"alt", "", "ratio", "1/1", "img_data-x", []int{1}}, ErrInvalidArgument,
+			`pictures: invalid argument: attribute "data-x" is a []int, want a string, number or bool`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Render(p, tt.args...)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, tt.is)
+			assert.Equal(t, tt.msg, err.Error())
+		})
+	}
+
+	t.Run("unregistered field", func(t *testing.T) {
+		_, err := Render(Picture{Field: "nope", Key: "a.jpeg", Width: 1, Height: 1}, "alt", "")
+		assert.ErrorIs(t, err, ErrNotRegistered)
+		assert.EqualError(t, err, `pictures: field not registered: "nope" (register the field with pictures.Register at start-up)`)
+	})
+	t.Run("zero picture renders nothing", func(t *testing.T) {
+		got, err := Render(Picture{}, "alt", "")
+		require.NoError(t, err)
+		assert.Empty(t, got)
+	})
+}
+
+func TestRenderInTemplate(t *testing.T) {
+	f := registered(t, instagram)
+	p := processed(t, f, "posts/x.jpeg", 1080, 1350)
+	tmpl := template.Must(template.New("post").Funcs(FuncMap()).Parse(
+		`<article>{{picture .Image "alt" .Caption "ratio" "1/1" "xs" 1 "loading" "lazy"}}` +
+			`<meta property="og:image" content="{{picture_url .Image "1/1" "JPEG" 600}}"></article>`))
+	var buf bytes.Buffer
+	require.NoError(t, tmpl.Execute(&buf, map[string]any{"Image": p, "Caption": `Tom & "Jerry" <3`}))
+
+	direct, err := Render(p, "alt", `Tom & "Jerry" <3`, "ratio", "1/1", "xs", 1, "loading", "lazy")
+	require.NoError(t, err)
+	assert.Equal(t, `<article>`+string(direct)+`<meta property="og:image" content="/media/posts/x/1_1/935w.jpeg"></article>`, buf.String())
+	assert.Contains(t, buf.String(), `alt="Tom &amp; &#34;Jerry&#34; &lt;3"`)
+
+	// Errors surface from Execute with the helper's message.
+	bad := template.Must(template.New("bad").Funcs(FuncMap()).Parse(`{{picture .Image "alt" "" "ratio" "7/3"}}`))
+	err = bad.Execute(&bytes.Buffer{}, map[string]any{"Image": p})
+	assert.ErrorIs(t, err, ErrUnknownRatio)
+}
+
+func TestHTMLOptions(t *testing.T) {
+	f := registered(t, instagram)
+	p := processed(t, f, "posts/x.jpeg", 1080, 1350)
+	viaArgs, err := Render(p, "alt", "A", "ratio", "1/1", "xs", 1, "m", 1, "picture_class", "c", "loading", "lazy")
+	require.NoError(t, err)
+	viaOptions, err := p.HTML(RenderOptions{
+		Alt: "A", Ratio: "1/1",
+		Layout:  Layout{Columns: map[string]int{"xs": 1, "m": 1}},
+		Picture: []Attr{{"class", "c"}},
+		Img:     []Attr{{"loading", "lazy"}},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, viaArgs, viaOptions)
+
+	_, err = p.HTML(RenderOptions{Layout: Layout{Columns: map[string]int{"huge": 1}}})
+	assert.ErrorIs(t, err, ErrUnknownBreakpoint)
+}
+
+func TestURL(t *testing.T) {
+	f := registered(t, PictureField{AspectRatios: []string{"1/1"}, FileTypes: []string{"AVIF", "JPEG"}})
+	p := processed(t, f, "a.jpeg", 800, 800)
+	tests := []struct {
+		typ  string
+		min  int
+		want string
+	}{
+		{"AVIF", 250, "/media/a/1_1/300w.avif"},
+		{"avif", 300, "/media/a/1_1/300w.avif"},
+		{"JPEG", 1, "/media/a/1_1/100w.jpeg"},
+		{"JPEG", 5000, "/media/a/1_1/800w.jpeg"},
+		{"PNG", 100, "/media/a/1_1/800w.jpeg"}, // no PNG variants: the JPEG fallback
+	}
+	for _, tt := range tests {
+		got, err := URL(p, "1/1", tt.typ, tt.min)
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, got, "%s %d", tt.typ, tt.min)
+	}
+	_, err := URL(p, "1/1", "GIF", 1)
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	_, err = URL(p, "2/1", "AVIF", 1)
+	assert.ErrorIs(t, err, ErrUnknownRatio)
+}
+
+func TestAppendURL(t *testing.T) {
+	tests := []struct {
+		in     string
+		srcset bool
+		want   string
+	}{
+		{"/media/a b.jpeg", false, "/media/a%20b.jpeg"},
+		{"/media/a,b.jpeg", true, "/media/a%2Cb.jpeg"},
+		{"/media/a,b.jpeg", false, "/media/a,b.jpeg"},
+		{"/media/a%20b.jpeg", false, "/media/a%20b.jpeg"},
+		{"/media/100%.jpeg", false, "/media/100%25.jpeg"},
+		{"https://x.test/a?b=1&c=2", false, "https://x.test/a?b=1&amp;c=2"},
+		{`/a"b<c>`, false, "/a%22b%3Cc%3E"},
+		{"/caf\u00e9", false, "/caf%C3%A9"},
+		{"javascript:alert(1)", false, "#ZgotmplZ"},
+		{"JavaScript:alert(1)", false, "#ZgotmplZ"},
+		{"data:text/html,<script>", false, "#ZgotmplZ"},
+		{"data:image/svg+xml,<svg onload=alert(1)>", false, "#ZgotmplZ"},
+		{"data:image/jpeg;base64,AAAA", false, "data:image/jpeg;base64,AAAA"},
+		{"/media/x:y.jpeg", false, "/media/x:y.jpeg"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, string(appendURL(nil, tt.in, tt.srcset)), tt.in)
+	}
+}
+
+func TestPictureJSON(t *testing.T) {
+	f := registered(t, PictureField{AspectRatios: []string{"", "1/1"}, ContainerWidth: 600, GridColumns: 6, PixelDensities: []int{1}})
+	p := processed(t, f, "pictures/a.jpeg", 900, 600)
+	got, err := json.MarshalIndent(map[string]any{"image": p, "none": Picture{}}, "", "  ")
+	require.NoError(t, err)
+	golden(t, "json/picture.json", append(got, '\n'))
+	assert.NotContains(t, string(got), "pictures/a.jpeg", "the original is never published")
+
+	var back struct{ Image Picture }
+	assert.Error(t, json.Unmarshal([]byte(`{"Image": {"url": "x"}}`), &back))
+	assert.NoError(t, json.Unmarshal([]byte(`{"Image": null}`), &back))
+}
+
+func TestPictureValueScan(t *testing.T) {
+	f := registered(t, instagram)
+	p := processed(t, f, "posts/x.jpeg", 1080, 1350)
+	p.Focus = &FocalPoint{X: 0.25, Y: 0.75}
+	p.Version = "v1"
+	p.Preview = "data:image/jpeg;base64,AAAA"
+
+	v, err := p.Value()
+	require.NoError(t, err)
+	var back Picture
+	require.NoError(t, back.Scan(v))
+	assert.Equal(t, p, back)
+	require.NoError(t, back.Scan([]byte(v.(string))))
+	assert.Equal(t, p, back)
+
+	v, err = Picture{}.Value()
+	require.NoError(t, err)
+	assert.Nil(t, v)
+	require.NoError(t, back.Scan(nil))
+	assert.True(t, back.IsZero())
+
+	assert.Error(t, back.Scan(42))
+	assert.Error(t, back.Scan("{not json"))
+	assert.Error(t, back.Scan(`{"field":"x"}`), "a stored picture has a key")
+}
+
+func TestPictureKeys(t *testing.T) {
+	f := registered(t, PictureField{AspectRatios: []string{"", "1/1"}, PixelDensities: []int{1}, GridColumns: 2, ContainerWidth: 400})
+	p := processed(t, f, "a/b.png", 400, 200)
+	assert.Equal(t, []string{
+		"a/b/200w.avif", "a/b/400w.avif", "a/b/400w.jpeg",
+		"a/b/1_1/200w.avif", "a/b/1_1/200w.jpeg",
+	}, p.Keys())
+	for _, k := range p.Keys() {
+		assert.True(t, storage.IsVariantKey(k), "handlers must recognise %s as a variant", k)
+	}
+	assert.False(t, storage.IsVariantKey(p.Key), "handlers must never serve the original")
+}
+
+func TestRegister(t *testing.T) {
+	f := &PictureField{Name: "test.register"}
+	require.NoError(t, Register(f))
+	defer Unregister(f)
+	assert.NoError(t, Register(f), "registering the same field twice is a no-op")
+
+	other := &PictureField{Name: "test.register"}
+	err := Register(other)
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+	assert.EqualError(t, err, `pictures: field "test.register": Name: another field is already registered as "test.register"`)
+
+	err = Register(&PictureField{})
+	assert.EqualError(t, err, `pictures: PictureField.Name: a registered field needs a name`)
+
+	err = Register(&PictureField{Name: "test.bad", AspectRatios: []string{"16:9"}})
+	assert.EqualError(t, err, `pictures: field "test.bad": AspectRatios: aspect ratio "16:9" is not W/H`)
+
+	got, err := Lookup("test.register")
+	require.NoError(t, err)
+	assert.Same(t, f, got)
+	Unregister(other) // not the registered one: no effect
+	_, err = Lookup("test.register")
+	assert.NoError(t, err)
+}
