@@ -1,0 +1,299 @@
+// Package processor runs variant generation: Pool, the default, is an
+// in-process worker pool with bounded concurrency, a bounded queue
+// (back-pressure), retries with exponential backoff, context cancellation
+// and a graceful drain on shutdown. Durable queues live in their own modules
+// (processor/river). Package processor/pipeline holds the image pipeline the
+// jobs run.
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// ErrClosed is returned by Enqueue once Shutdown has begun.
+var ErrClosed = errors.New("processor: pool is shut down")
+
+// permanentError marks an error retrying cannot fix.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent wraps err so that pools do not retry the job: the input is
+// unusable (a damaged original, an unknown field), not the moment.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, came from
+// Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// Config configures a Pool. The zero value of each field means its default.
+type Config struct {
+	// Workers is the number of jobs run at once. Defaults to
+	// runtime.GOMAXPROCS(0).
+	Workers int
+	// QueueSize is the number of jobs waiting beyond the running ones;
+	// Enqueue blocks while it is full (until its context ends), which
+	// pushes back on uploads instead of piling up memory. Defaults to 256.
+	QueueSize int
+	// Attempts is the number of times a failing job is tried, retries
+	// included. Defaults to 5.
+	Attempts int
+	// Backoff is the wait before the first retry; it doubles after every
+	// attempt, with jitter, up to MaxBackoff. Default 1s, and 1 minute.
+	Backoff, MaxBackoff time.Duration
+	// Timeout bounds each attempt. Defaults to 15 minutes.
+	Timeout time.Duration
+	// Logger receives failures and retries. Defaults to slog.Default().
+	// Jobs that implement slog.LogValuer (pictures.Job does) are logged
+	// with their fields, so every line names the picture.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = 256
+	}
+	if c.Attempts <= 0 {
+		c.Attempts = 5
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = time.Second
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = time.Minute
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 15 * time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// A Pool runs jobs of type T on a fixed number of goroutines. Its Enqueue
+// method makes a *Pool[pictures.Job] a pictures.Processor.
+type Pool[T any] struct {
+	cfg  Config
+	work func(context.Context, T) error
+
+	queue   chan task[T]
+	closing chan struct{} // closed when Shutdown begins
+	ctx     context.Context
+	cancel  context.CancelFunc // cancels running jobs: shutdown deadline
+	workers sync.WaitGroup
+
+	mu       sync.Mutex
+	inflight int           // queued, running or waiting to retry
+	idle     chan struct{} // closed while inflight == 0
+	retries  map[*time.Timer]task[T]
+	shutOnce sync.Once
+}
+
+type task[T any] struct {
+	job     T
+	attempt int
+}
+
+// New starts a pool that runs work on each enqueued job.
+func New[T any](cfg Config, work func(ctx context.Context, job T) error) *Pool[T] {
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Pool[T]{
+		cfg: cfg, work: work,
+		queue:   make(chan task[T], cfg.QueueSize),
+		closing: make(chan struct{}),
+		ctx:     ctx, cancel: cancel,
+		idle:    make(chan struct{}),
+		retries: make(map[*time.Timer]task[T]),
+	}
+	close(p.idle)
+	for range cfg.Workers {
+		p.workers.Go(p.loop)
+	}
+	return p
+}
+
+func (p *Pool[T]) add(n int) {
+	if n == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.inflight == 0 && n > 0 {
+		p.idle = make(chan struct{})
+	}
+	p.inflight += n
+	if p.inflight == 0 {
+		close(p.idle)
+	}
+}
+
+// Enqueue schedules job. It waits while the queue is full, and fails if
+// ctx ends first or the pool is shutting down.
+func (p *Pool[T]) Enqueue(ctx context.Context, job T) error {
+	select {
+	case <-p.closing:
+		return ErrClosed
+	default:
+	}
+	p.add(1)
+	select {
+	case p.queue <- task[T]{job: job, attempt: 1}:
+		return nil
+	case <-ctx.Done():
+		p.add(-1)
+		return ctx.Err()
+	case <-p.closing:
+		p.add(-1)
+		return ErrClosed
+	}
+}
+
+// Len returns the number of jobs queued, running or waiting to retry.
+func (p *Pool[T]) Len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.inflight
+}
+
+// Wait blocks until no job is queued, running or waiting to retry, or ctx
+// ends.
+func (p *Pool[T]) Wait(ctx context.Context) error {
+	p.mu.Lock()
+	idle := p.idle
+	p.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Shutdown stops accepting jobs and waits for every queued, running and
+// retrying job to finish. If ctx ends first, it cancels the running jobs'
+// contexts, drops the waiting ones (logging each), waits for the workers
+// to return and reports ctx.Err().
+func (p *Pool[T]) Shutdown(ctx context.Context) error {
+	p.shutOnce.Do(func() { close(p.closing) })
+	err := p.Wait(ctx)
+	if err != nil {
+		p.cancel()
+		// Running jobs see the cancellation; queued jobs are dropped by
+		// the workers as they drain, and waiting retries here.
+		p.mu.Lock()
+		dropped := 0
+		for timer, t := range p.retries {
+			if timer.Stop() {
+				delete(p.retries, timer)
+				p.cfg.Logger.Error("processor: job dropped at shutdown", "job", t.job, "attempt", t.attempt)
+				dropped++
+			}
+		}
+		p.mu.Unlock()
+		p.add(-dropped)
+		p.Wait(context.Background())
+	}
+	p.cancel()
+	p.workers.Wait()
+	return err
+}
+
+func (p *Pool[T]) loop() {
+	for {
+		select {
+		case t := <-p.queue:
+			p.run(t)
+		case <-p.ctx.Done():
+			// Forced shutdown: drop what is left.
+			for {
+				select {
+				case t := <-p.queue:
+					p.cfg.Logger.Error("processor: job dropped at shutdown", "job", t.job, "attempt", t.attempt)
+					p.add(-1)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (p *Pool[T]) run(t task[T]) {
+	if p.ctx.Err() != nil {
+		p.cfg.Logger.Error("processor: job dropped at shutdown", "job", t.job, "attempt", t.attempt)
+		p.add(-1)
+		return
+	}
+	err := p.attempt(t.job)
+	switch {
+	case err == nil:
+		p.add(-1)
+	case IsPermanent(err) || t.attempt >= p.cfg.Attempts || p.ctx.Err() != nil:
+		p.cfg.Logger.Error("processor: job failed", "job", t.job, "attempt", t.attempt, "err", err)
+		p.add(-1)
+	default:
+		wait := p.backoff(t.attempt)
+		p.cfg.Logger.Warn("processor: job failed, will retry", "job", t.job, "attempt", t.attempt, "retry_in", wait, "err", err)
+		t.attempt++
+		p.mu.Lock()
+		var timer *time.Timer
+		timer = time.AfterFunc(wait, func() {
+			p.mu.Lock()
+			delete(p.retries, timer)
+			p.mu.Unlock()
+			select {
+			case p.queue <- t:
+			case <-p.ctx.Done():
+				p.cfg.Logger.Error("processor: job dropped at shutdown", "job", t.job, "attempt", t.attempt)
+				p.add(-1)
+			}
+		})
+		p.retries[timer] = t
+		p.mu.Unlock()
+	}
+}
+
+// attempt runs the job once, turning a panic into a permanent error.
+func (p *Pool[T]) attempt(job T) (err error) {
+	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.Timeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			err = Permanent(fmt.Errorf("processor: job panicked: %v\n%s", r, debug.Stack()))
+		}
+	}()
+	return p.work(ctx, job)
+}
+
+// backoff returns the wait after the given attempt: Backoff x 2^(n-1),
+// capped, with +-25% jitter so that retries of a shared outage spread.
+func (p *Pool[T]) backoff(attempt int) time.Duration {
+	d := p.cfg.Backoff
+	for i := 1; i < attempt && d < p.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, p.cfg.MaxBackoff)
+	return time.Duration(float64(d) * (0.75 + 0.5*rand.Float64()))
+}
