@@ -1,12 +1,16 @@
 package pictures
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gopictures/pictures/processor/pipeline"
 )
 
 // Fluid, as PictureField.ContainerWidth or Layout.Container, means the layout
@@ -85,10 +89,49 @@ type PictureField struct {
 	// accepted upload, after EXIF orientation. Zero means no bound.
 	MinWidth, MinHeight, MaxWidth, MaxHeight int
 
+	// MaxBytes bounds the size of an upload file. Defaults to 32 MiB.
+	MaxBytes int64
+
+	// MaxPixels bounds width x height of an upload, checked from its
+	// headers before it is decoded. Defaults to 50 megapixels.
+	MaxPixels int
+
+	// Encoding sets the quality and speed of each output format; zero
+	// fields mean pipeline's defaults (AVIF quality 60 at speed 8, JPEG
+	// quality 82). Changing it marks existing variants stale (see
+	// Reconcile).
+	Encoding pipeline.Options
+
 	// Storage holds originals and variants and gives their URLs. Defaults to
 	// a local directory "media" served under "/media/" (see DefaultStorage).
 	Storage Storage
+
+	// Processor runs variant generation. Defaults to DefaultProcessor(), an
+	// in-process worker pool.
+	Processor Processor
+
+	// OnProcessed is called with the updated Picture whenever variants
+	// have been written: once the JPEG fallbacks exist, and when every
+	// variant does. The application stores it (in the row holding the
+	// picture, found by its Key), so that rendering lists the new variants.
+	// An error makes the job fail and retry.
+	OnProcessed func(ctx context.Context, p Picture) error
+
+	// Placeholders makes rendering link every variant the configuration
+	// plans, processed or not, to PlaceholderHandler instead of storage, so
+	// that pages render without real files. For development.
+	Placeholders bool
+
+	// Logger receives processing notes (such as an unsupported colour
+	// profile). Defaults to slog.Default().
+	Logger *slog.Logger
 }
+
+// Defaults of the upload limits.
+const (
+	DefaultMaxBytes  = 32 << 20
+	DefaultMaxPixels = 50_000_000
+)
 
 // A Ratio is a reduced aspect ratio W/H. The zero Ratio stands for the
 // source's own ratio.
@@ -429,6 +472,10 @@ type compiled struct {
 	types       []FileType
 	uploadTo    string
 	storage     Storage
+	maxBytes    int64
+	maxPixels   int
+	fingerprint string
+	logger      *slog.Logger
 }
 
 func (f *PictureField) compile() (*compiled, error) {
@@ -458,6 +505,25 @@ func (f *PictureField) compile() (*compiled, error) {
 	}
 	if err = f.checkSizeLimits(); err != nil {
 		errs = append(errs, err)
+	}
+	switch c.maxBytes = f.MaxBytes; {
+	case c.maxBytes == 0:
+		c.maxBytes = DefaultMaxBytes
+	case c.maxBytes < 0:
+		errs = append(errs, configErrorf(f, "MaxBytes", f.MaxBytes, "max bytes %d is negative", f.MaxBytes))
+	}
+	switch c.maxPixels = f.MaxPixels; {
+	case c.maxPixels == 0:
+		c.maxPixels = DefaultMaxPixels
+	case c.maxPixels < 0:
+		errs = append(errs, configErrorf(f, "MaxPixels", f.MaxPixels, "max pixels %d is negative", f.MaxPixels))
+	}
+	if err := f.Encoding.Check(); err != nil {
+		errs = append(errs, configErrorf(f, "Encoding", f.Encoding, "%v", err))
+	}
+	c.fingerprint = fingerprint(f.Encoding)
+	if c.logger = f.Logger; c.logger == nil {
+		c.logger = slog.Default()
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -282,7 +282,15 @@ func (c *compiled) render(p *Picture, a *renderArgs) (template.HTML, error) {
 	}
 	b = append(b, '>')
 	var sizes []byte
+	if c.field.Placeholders {
+		view := *p
+		view.Variants, _ = c.variants(p.Width, p.Height)
+		p = &view
+	}
 	urls := c.variantURLs(p, r)
+	if c.field.Placeholders {
+		urls.placeholder, urls.alt = true, a.alt
+	}
 	for _, t := range c.types {
 		ws := p.widths(r, t.Name)
 		if len(ws) == 0 {
@@ -530,6 +538,9 @@ type variantURLs struct {
 	p    *Picture
 	r    Ratio
 	stem string // URL of the key's stem, when the storage is a URLBaser
+
+	placeholder bool   // link to PlaceholderHandler instead
+	alt         string // the placeholder's label
 }
 
 func (c *compiled) variantURLs(p *Picture, r Ratio) variantURLs {
@@ -543,6 +554,9 @@ func (c *compiled) variantURLs(p *Picture, r Ratio) variantURLs {
 // append appends the URL of the variant of width w in format ext to b,
 // escaped for an attribute (see appendURL).
 func (u *variantURLs) append(b []byte, w int, ext string, srcset bool) []byte {
+	if u.placeholder {
+		return appendPlaceholderURL(b, u.alt, u.r.of(u.p.Width, u.p.Height), w, ext)
+	}
 	if u.stem == "" {
 		return appendURL(b, u.c.storage.URL(VariantKey(u.p.Key, u.r, w, ext)), srcset)
 	}

@@ -1,0 +1,473 @@
+package pictures_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gen2brain/avif"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/image/draw"
+
+	"github.com/gopictures/pictures"
+	"github.com/gopictures/pictures/processor"
+	"github.com/gopictures/pictures/processor/pipeline"
+	"github.com/gopictures/pictures/storage"
+)
+
+// recorder wraps a storage and counts writes and deletes.
+type recorder struct {
+	pictures.Storage
+	mu      sync.Mutex
+	puts    []string
+	deletes []string
+}
+
+func (r *recorder) Put(ctx context.Context, key string, body io.Reader) error {
+	r.mu.Lock()
+	r.puts = append(r.puts, key)
+	r.mu.Unlock()
+	return r.Storage.Put(ctx, key, body)
+}
+
+func (r *recorder) Delete(ctx context.Context, key string) error {
+	r.mu.Lock()
+	r.deletes = append(r.deletes, key)
+	r.mu.Unlock()
+	return r.Storage.Delete(ctx, key)
+}
+
+func (r *recorder) reset() (puts, deletes []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	puts, deletes = r.puts, r.deletes
+	r.puts, r.deletes = nil, nil
+	return puts, deletes
+}
+
+// harness is a registered field with its storage, a worker pool and the
+// Pictures OnProcessed reported (as an application's rows would hold).
+type harness struct {
+	field *pictures.PictureField
+	store *recorder
+	pool  *processor.Pool[pictures.Job]
+
+	mu   sync.Mutex
+	rows map[string]pictures.Picture
+	done chan pictures.Picture
+}
+
+func newHarness(t *testing.T, f pictures.PictureField) *harness {
+	t.Helper()
+	h := &harness{store: &recorder{Storage: &storage.Dir{Root: t.TempDir()}}, rows: map[string]pictures.Picture{}, done: make(chan pictures.Picture, 64)}
+	h.pool = processor.New(processor.Config{Workers: 2, Backoff: 10 * time.Millisecond}, pictures.Run)
+	f.Name = t.Name()
+	f.Storage = h.store
+	f.Processor = h.pool
+	f.OnProcessed = func(ctx context.Context, p pictures.Picture) error {
+		h.mu.Lock()
+		h.rows[p.Key] = p
+		h.mu.Unlock()
+		if f.Current(p) {
+			h.done <- p
+		}
+		return nil
+	}
+	h.field = &f
+	require.NoError(t, pictures.Register(h.field))
+	t.Cleanup(func() {
+		h.pool.Shutdown(context.Background())
+		pictures.Unregister(h.field)
+	})
+	return h
+}
+
+// wait returns the first complete Picture OnProcessed reports.
+func (h *harness) wait(t *testing.T) pictures.Picture {
+	t.Helper()
+	select {
+	case p := <-h.done:
+		return p
+	case <-time.After(3 * time.Minute):
+		t.Fatal("variants were not generated in time")
+	}
+	return pictures.Picture{}
+}
+
+func readFile(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	require.NoError(t, err)
+	return b
+}
+
+func get(t *testing.T, s pictures.Storage, key string) []byte {
+	t.Helper()
+	r, err := s.Open(context.Background(), key)
+	require.NoError(t, err, key)
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	require.NoError(t, err)
+	return b
+}
+
+func decodeVariant(t *testing.T, key string, data []byte) image.Image {
+	t.Helper()
+	var img image.Image
+	var err error
+	switch {
+	case strings.HasSuffix(key, ".avif"):
+		img, err = avif.Decode(bytes.NewReader(data))
+	case strings.HasSuffix(key, ".jpeg"):
+		img, err = jpeg.Decode(bytes.NewReader(data))
+	case strings.HasSuffix(key, ".png"):
+		img, err = png.Decode(bytes.NewReader(data))
+	default:
+		t.Fatalf("unexpected variant %s", key)
+	}
+	require.NoError(t, err, key)
+	return img
+}
+
+func psnr(a, b image.Image) float64 {
+	var sum float64
+	bd := a.Bounds()
+	for y := bd.Min.Y; y < bd.Max.Y; y++ {
+		for x := bd.Min.X; x < bd.Max.X; x++ {
+			r1, g1, b1, _ := a.At(x, y).RGBA()
+			r2, g2, b2, _ := b.At(x, y).RGBA()
+			for _, d := range []float64{float64(r1>>8) - float64(r2>>8), float64(g1>>8) - float64(g2>>8), float64(b1>>8) - float64(b2>>8)} {
+				sum += d * d
+			}
+		}
+	}
+	mse := sum / float64(bd.Dx()*bd.Dy()*3)
+	if mse == 0 {
+		return 99
+	}
+	return 10 * math.Log10(255*255/mse)
+}
+
+// TestSaveProcessesRealPhoto is the end to end check: a real photograph
+// saved through a field comes out as every declared variant, in storage,
+// at the right size, decodable, the right way round and metadata-free, and
+// renders.
+func TestSaveProcessesRealPhoto(t *testing.T) {
+	h := newHarness(t, pictures.PictureField{
+		AspectRatios:   []string{"", "1/1", "4/5"},
+		ContainerWidth: 935,
+		GridColumns:    3,
+		PixelDensities: []int{1, 2},
+		UploadTo:       "posts/%Y/%m",
+	})
+	data := readFile(t, "testdata/photos/dandelion-1600.jpg")
+	p, err := h.field.Save(context.Background(), bytes.NewReader(data), "IMG_0042.JPG")
+	require.NoError(t, err)
+	assert.Equal(t, 1600, p.Width)
+	assert.Equal(t, 900, p.Height)
+	assert.Regexp(t, `^posts/\d{4}/\d{2}/[a-z2-7]{26}\.jpeg$`, p.Key, "a random name and the sniffed extension")
+	assert.True(t, strings.HasPrefix(p.Preview, "data:image/jpeg;base64,"))
+	assert.Empty(t, p.Variants, "nothing is rendered before it exists")
+
+	done := h.wait(t)
+	assert.True(t, h.field.Current(done))
+	want, err := h.field.Variants(1600, 900)
+	require.NoError(t, err)
+	assert.Equal(t, want, done.Variants)
+
+	src, err := jpeg.Decode(bytes.NewReader(data))
+	require.NoError(t, err)
+	n := 0
+	for _, vs := range done.Variants {
+		r, err := pictures.ParseRatio(vs.Ratio)
+		require.NoError(t, err)
+		ext := map[string]string{"AVIF": "avif", "JPEG": "jpeg"}[vs.Type]
+		for _, w := range vs.Widths {
+			key := pictures.VariantKey(p.Key, r, w, ext)
+			body := get(t, h.store, key)
+			for _, marker := range []string{"Exif", "ICC_PROFILE", "http://ns.adobe.com/xap"} {
+				assert.NotContains(t, string(body), marker, key)
+			}
+			img := decodeVariant(t, key, body)
+			wantH := r.Height(w, p.Width, p.Height)
+			require.Equal(t, image.Rect(0, 0, w, wantH), img.Bounds(), key)
+			// The content is the centred crop of the photo, resized.
+			cw, ch := r.CropSize(p.Width, p.Height)
+			crop := image.Rect((p.Width-cw)/2, (p.Height-ch)/2, (p.Width-cw)/2+cw, (p.Height-ch)/2+ch)
+			ref := image.NewRGBA(image.Rect(0, 0, w, wantH))
+			draw.CatmullRom.Scale(ref, ref.Bounds(), src, crop, draw.Src, nil)
+			assert.Greater(t, psnr(img, ref), 30.0, "%s looks like the photo", key)
+			n++
+		}
+	}
+	assert.Equal(t, 14, n, "11 AVIF variants and 3 JPEG fallbacks")
+
+	html, err := pictures.Render(done, "alt", "Dandelion", "ratio", "4/5")
+	require.NoError(t, err)
+	assert.Contains(t, string(html), `type="image/avif"`)
+	assert.Contains(t, string(html), `/4_5/720w.avif 720w`)
+	assert.Contains(t, string(html), `width="720" height="900"`)
+
+	// Deleting removes every file: variants and original.
+	require.NoError(t, h.field.Delete(context.Background(), done))
+	keys, err := h.store.List(context.Background(), "")
+	require.NoError(t, err)
+	assert.Empty(t, keys)
+}
+
+// quadrantJPEG is an upright w x h image with red, green / blue, white
+// quadrants, stored rotated and tagged with EXIF orientation o.
+func quadrantJPEG(t *testing.T, w, h, o int) []byte {
+	t.Helper()
+	up := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			c := color.RGBA{255, 0, 0, 255}
+			switch {
+			case x >= w/2 && y < h/2:
+				c = color.RGBA{0, 255, 0, 255}
+			case x < w/2 && y >= h/2:
+				c = color.RGBA{0, 0, 255, 255}
+			case x >= w/2 && y >= h/2:
+				c = color.RGBA{255, 255, 255, 255}
+			}
+			up.SetRGBA(x, y, c)
+		}
+	}
+	// Store it the way a camera held in orientation o would.
+	stored := up
+	sw, sh := w, h
+	if o >= 5 {
+		sw, sh = h, w
+	}
+	stored = image.NewRGBA(image.Rect(0, 0, sw, sh))
+	for y := range h {
+		for x := range w {
+			var sx, sy int
+			switch o {
+			case 1:
+				sx, sy = x, y
+			case 6: // displayed = stored turned 90° clockwise
+				sx, sy = y, sh-1-x
+			case 8:
+				sx, sy = sw-1-y, x
+			case 3:
+				sx, sy = sw-1-x, sh-1-y
+			default:
+				t.Fatalf("orientation %d not generated here", o)
+			}
+			stored.Set(sx, sy, up.At(x, y))
+		}
+	}
+	var buf bytes.Buffer
+	require.NoError(t, jpeg.Encode(&buf, stored, &jpeg.Options{Quality: 95}))
+	tiff := []byte("MM\x00*\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00")
+	tiff[19] = byte(o) // the SHORT value, big-endian
+	seg := append([]byte("Exif\x00\x00"), tiff...)
+	out := append([]byte{0xFF, 0xD8, 0xFF, 0xE1, byte((len(seg) + 2) >> 8), byte(len(seg) + 2)}, seg...)
+	return append(out, buf.Bytes()[2:]...)
+}
+
+func TestSaveAppliesOrientation(t *testing.T) {
+	h := newHarness(t, pictures.PictureField{AspectRatios: []string{"", "1/1"}, ContainerWidth: 400, GridColumns: 1, PixelDensities: []int{1}})
+	for _, o := range []int{1, 3, 6, 8} {
+		p, err := h.field.Save(context.Background(), bytes.NewReader(quadrantJPEG(t, 480, 320, o)), "rotated.jpg")
+		require.NoError(t, err)
+		assert.Equal(t, [2]int{480, 320}, [2]int{p.Width, p.Height}, "stored size is upright for orientation %d", o)
+		done := h.wait(t)
+		for _, key := range done.Keys() {
+			img := decodeVariant(t, key, get(t, h.store, key))
+			b := img.Bounds()
+			corner := func(fx, fy float64) color.RGBA {
+				r, g, bl, _ := img.At(int(fx*float64(b.Dx())), int(fy*float64(b.Dy()))).RGBA()
+				return color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8), 255}
+			}
+			isRed := func(c color.RGBA) bool { return c.R > 180 && c.G < 90 && c.B < 90 }
+			isWhite := func(c color.RGBA) bool { return c.R > 180 && c.G > 180 && c.B > 180 }
+			assert.True(t, isRed(corner(0.1, 0.1)), "orientation %d, %s: top left is %v, want red", o, key, corner(0.1, 0.1))
+			assert.True(t, isWhite(corner(0.9, 0.9)), "orientation %d, %s: bottom right is %v, want white", o, key, corner(0.9, 0.9))
+		}
+	}
+}
+
+func TestSaveRefusals(t *testing.T) {
+	h := newHarness(t, pictures.PictureField{
+		MinWidth: 320, MinHeight: 320, MaxWidth: 2000, MaxHeight: 2000,
+		MaxBytes: 200 << 10, MaxPixels: 3_000_000,
+	})
+	jpg := func(w, hh int) []byte {
+		var buf bytes.Buffer
+		require.NoError(t, jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, w, hh)), nil))
+		return buf.Bytes()
+	}
+	bigPNG := readFile(t, "testdata/hostile/header-50000x50000.png")
+	tests := []struct {
+		name, filename string
+		data           []byte
+		is             error
+		msg            string
+	}{
+		{"empty", "empty.jpg", nil, pictures.ErrNotImage, `"empty.jpg" is empty.`},
+		{"text", "notes.jpg", []byte("just some text, named like a photo"), pictures.ErrNotImage,
+			`"notes.jpg" is not an image we can read (JPEG, PNG, GIF, WebP or AVIF).`},
+		{"too small", "tiny.jpg", jpg(300, 400), pictures.ErrImageTooSmall, `"tiny.jpg" is 300×400 pixels; it must be at least 320×320.`},
+		{"too big", "wide.jpg", jpg(2400, 500), pictures.ErrImageTooBig, `"wide.jpg" is 2400×500 pixels; it must be at most 2000×2000.`},
+		{"too many bytes", "huge.bin", bytes.Repeat([]byte{0xFF}, 300<<10), pictures.ErrTooLarge, `"huge.bin" is larger than 200 KB.`},
+		{"too many pixels", "bomb.png", bigPNG, pictures.ErrTooManyPixels, `"bomb.png" is 50000×50000 pixels; the limit is 3 megapixels.`},
+		{"truncated", "cut.jpg", jpg(800, 600)[:400], pictures.ErrDamaged, `"cut.jpg" is damaged or incomplete and cannot be read.`},
+		{"path in name", `C:\Users\me\..\secret<b>.jpg`, []byte("x"), pictures.ErrNotImage,
+			`"secret<b>.jpg" is not an image we can read (JPEG, PNG, GIF, WebP or AVIF).`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := h.field.Save(context.Background(), bytes.NewReader(tt.data), tt.filename)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, tt.is)
+			var ue *pictures.UploadError
+			require.True(t, errors.As(err, &ue))
+			assert.Equal(t, tt.msg, ue.Message)
+			keys, err := h.store.List(context.Background(), "")
+			require.NoError(t, err)
+			assert.Empty(t, keys, "a refused upload leaves nothing in storage")
+		})
+	}
+}
+
+// TestReconcile changes a field's configuration and checks that
+// reconciling generates what is new, deletes what was dropped, keeps the
+// rest, reports progress, and does nothing the second time.
+func TestReconcile(t *testing.T) {
+	h := newHarness(t, pictures.PictureField{AspectRatios: []string{"", "4/5"}, ContainerWidth: 600, GridColumns: 2, PixelDensities: []int{1}})
+	var saved []pictures.Picture
+	for i := range 2 {
+		p, err := h.field.Save(context.Background(), bytes.NewReader(quadrantJPEG(t, 900+i*100, 700, 1)), "a.jpg")
+		require.NoError(t, err)
+		saved = append(saved, p)
+	}
+	for range saved {
+		h.wait(t)
+	}
+	h.store.reset()
+	stored := func() []pictures.Picture {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		var out []pictures.Picture
+		for _, p := range saved {
+			out = append(out, h.rows[p.Key])
+		}
+		return out
+	}
+	before := stored()
+	oldKeys := before[0].Keys()
+
+	// The new configuration drops 4/5, adds 1/1 and keeps the original ratio.
+	pictures.Unregister(h.field)
+	next := *h.field
+	next.AspectRatios = []string{"", "1/1"}
+	require.NoError(t, pictures.Register(&next))
+	t.Cleanup(func() { pictures.Unregister(&next) })
+	for _, p := range before {
+		assert.False(t, next.Current(p))
+	}
+
+	var progress []string
+	err := next.Reconcile(context.Background(), before, pictures.ReconcileOptions{
+		Progress: func(done, total int, p pictures.Picture, err error) {
+			progress = append(progress, fmt.Sprintf("%d/%d %v", done, total, err))
+		},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"1/2 <nil>", "2/2 <nil>"}, progress)
+	after := stored()
+	puts, deletes := h.store.reset()
+	for i, p := range after {
+		assert.True(t, next.Current(p), "picture %d is current", i)
+		for _, k := range p.Keys() {
+			assert.Contains(t, k, "/", k)
+		}
+	}
+	for _, k := range puts {
+		assert.Contains(t, k, "/1_1/", "only the new ratio is generated: %s", k)
+	}
+	for _, k := range oldKeys {
+		if strings.Contains(k, "/4_5/") {
+			assert.Contains(t, deletes, k, "dropped variants are deleted")
+			_, err := h.store.Open(context.Background(), k)
+			assert.Error(t, err)
+		} else {
+			assert.NotContains(t, deletes, k, "kept variants are not touched")
+			assert.NotContains(t, puts, k, "kept variants are not rewritten")
+		}
+	}
+
+	// Idempotent: nothing to do the second time.
+	require.NoError(t, next.Reconcile(context.Background(), after, pictures.ReconcileOptions{}))
+	puts, deletes = h.store.reset()
+	assert.Empty(t, puts)
+	assert.Empty(t, deletes)
+
+	// New encoder settings make every variant stale.
+	pictures.Unregister(&next)
+	third := next
+	third.Encoding = pipeline.Options{AVIFQuality: 50}
+	require.NoError(t, pictures.Register(&third))
+	t.Cleanup(func() { pictures.Unregister(&third) })
+	require.NoError(t, third.Reconcile(context.Background(), after[:1], pictures.ReconcileOptions{}))
+	puts, _ = h.store.reset()
+	slices.Sort(puts)
+	assert.Equal(t, sortedKeys(after[0].Keys()), puts, "every variant is regenerated in place")
+}
+
+func sortedKeys(k []string) []string {
+	k = slices.Clone(k)
+	slices.Sort(k)
+	return k
+}
+
+func TestProcessFailures(t *testing.T) {
+	h := newHarness(t, pictures.PictureField{})
+	p, err := h.field.Upload(context.Background(), bytes.NewReader(quadrantJPEG(t, 200, 100, 1)), "a.jpg")
+	require.NoError(t, err)
+
+	// A missing original is permanent: retrying cannot help.
+	missing := p
+	missing.Key = "pictures/none.jpeg"
+	err = pictures.Run(context.Background(), pictures.Job{Picture: missing})
+	assert.True(t, processor.IsPermanent(err), "%v", err)
+
+	// An unregistered field too.
+	stray := p
+	stray.Field = "nobody"
+	err = pictures.Run(context.Background(), pictures.Job{Picture: stray})
+	assert.True(t, processor.IsPermanent(err))
+	assert.ErrorIs(t, err, pictures.ErrNotRegistered)
+
+	// A failing OnProcessed is not permanent: the application may be back.
+	h.field.OnProcessed = func(context.Context, pictures.Picture) error { return errors.New("database is restarting") }
+	err = pictures.Run(context.Background(), pictures.Job{Picture: p})
+	assert.Error(t, err)
+	assert.False(t, processor.IsPermanent(err))
+}
+
+func TestJobJSON(t *testing.T) {
+	p := pictures.Picture{Field: "post.image", Key: "a/b.jpeg", Width: 10, Height: 20, Variants: []pictures.VariantSet{{Ratio: "1/1", Type: "AVIF", Widths: []int{10}}}}
+	b, err := (pictures.Job{Picture: p}).MarshalJSON()
+	require.NoError(t, err)
+	var back pictures.Job
+	require.NoError(t, back.UnmarshalJSON(b))
+	assert.Equal(t, p, back.Picture)
+}

@@ -1,0 +1,214 @@
+package pictures
+
+import (
+	"bytes"
+	"fmt"
+	"hash/fnv"
+	"image"
+	"image/color"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
+
+	"github.com/gopictures/pictures/processor/pipeline"
+)
+
+// PlaceholderPath is the URL path under which PlaceholderHandler draws
+// placeholders, and that fields with Placeholders set link to.
+const PlaceholderPath = "/_pictures/"
+
+// Placeholder limits: nobody needs a larger placeholder, and drawing one
+// must stay cheap.
+const (
+	maxPlaceholderSide = 4096
+	placeholderCache   = 128
+)
+
+// appendPlaceholderURL appends the placeholder URL of one variant:
+// /_pictures/<alt>/<W>x<H>/<width>w.<ext>, W x H the reduced ratio.
+func appendPlaceholderURL(b []byte, alt string, r Ratio, w int, ext string) []byte {
+	if alt == "" {
+		alt = "picture"
+	}
+	b = append(b, PlaceholderPath...)
+	b = appendURL(b, url.PathEscape(alt), true)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(r.W), 10)
+	b = append(b, 'x')
+	b = strconv.AppendInt(b, int64(r.H), 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(w), 10)
+	b = append(b, "w."...)
+	return append(b, ext...)
+}
+
+// PlaceholderHandler draws a placeholder for any ratio, width and format,
+// at PlaceholderPath + "<alt>/<W>x<H>/<width>w.<avif|jpeg|png>": a pastel
+// image, its colour chosen by the alt text, crossed by two diagonals and
+// labelled with the alt text and the size. Fields with Placeholders set
+// link to it, so pages render during development without any processed
+// file. Mount it at PlaceholderPath. Responses are cached (by browsers for
+// a year, and here for the most recent drawings).
+func PlaceholderHandler() http.Handler {
+	var mu sync.Mutex
+	cache := map[string][]byte{}
+	var order []string
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		rest, ok := strings.CutPrefix(r.URL.Path, PlaceholderPath)
+		parts := strings.Split(rest, "/")
+		if !ok || len(parts) != 3 {
+			http.NotFound(w, r)
+			return
+		}
+		alt := parts[0]
+		rw, rh, ok1 := parseRatioWxH(parts[1])
+		width, typ, ok2 := parseVariantName(parts[2])
+		if !ok1 || !ok2 || width < 1 || width > maxPlaceholderSide {
+			http.NotFound(w, r)
+			return
+		}
+		height := int(int64(width) * int64(rh) / int64(rw))
+		if height < 1 || height > maxPlaceholderSide {
+			http.NotFound(w, r)
+			return
+		}
+		id := r.URL.Path
+		mu.Lock()
+		body, hit := cache[id]
+		mu.Unlock()
+		if !hit {
+			var buf bytes.Buffer
+			opts := pipeline.Options{AVIFQuality: 40, AVIFSpeed: 10}
+			if err := pipeline.Encode(&buf, typ.Name, drawPlaceholder(alt, width, height), opts); err != nil {
+				http.Error(w, "cannot draw placeholder", http.StatusInternalServerError)
+				return
+			}
+			body = buf.Bytes()
+			mu.Lock()
+			if _, dup := cache[id]; !dup {
+				cache[id] = body
+				order = append(order, id)
+				if len(order) > placeholderCache {
+					delete(cache, order[0])
+					order = order[1:]
+				}
+			}
+			mu.Unlock()
+		}
+		w.Header().Set("Content-Type", typ.MIME)
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		if r.Method == http.MethodGet {
+			w.Write(body)
+		}
+	})
+}
+
+func parseRatioWxH(s string) (w, h int, ok bool) {
+	ws, hs, found := strings.Cut(s, "x")
+	w, err1 := strconv.Atoi(ws)
+	h, err2 := strconv.Atoi(hs)
+	return w, h, found && err1 == nil && err2 == nil && w > 0 && h > 0 && w <= maxRatioTerm && h <= maxRatioTerm
+}
+
+func parseVariantName(s string) (width int, t FileType, ok bool) {
+	name, ext, found := strings.Cut(s, ".")
+	num, isW := strings.CutSuffix(name, "w")
+	width, err := strconv.Atoi(num)
+	if !found || !isW || err != nil {
+		return 0, FileType{}, false
+	}
+	for _, ft := range fileTypes {
+		if ft.Ext == ext {
+			return width, ft, true
+		}
+	}
+	return 0, FileType{}, false
+}
+
+// drawPlaceholder draws the placeholder image.
+func drawPlaceholder(alt string, w, h int) *image.RGBA {
+	hf := fnv.New32a()
+	hf.Write([]byte(alt))
+	hue := float64(hf.Sum32() % 360)
+	bg, fg := hsl(hue, 0.4, 0.8), hsl(hue, 0.6, 0.2)
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i := 0; i < len(img.Pix); i += 4 {
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = bg.R, bg.G, bg.B, 255
+	}
+	thick := max(1, min(w, h)/150)
+	steps := max(w, h)
+	for i := 0; i <= steps; i++ {
+		x := i * (w - 1) / max(steps, 1)
+		y := i * (h - 1) / max(steps, 1)
+		for d := -thick; d <= thick; d++ {
+			setClamped(img, x+d, y, fg)
+			setClamped(img, x+d, h-1-y, fg)
+		}
+	}
+	// The label, drawn in the 7x13 bitmap font, then scaled up to about
+	// 60% of the width.
+	label := fmt.Sprintf("%s  %dx%d", alt, w, h)
+	if r := []rune(label); len(r) > 60 {
+		label = string(r[:60])
+	}
+	face := basicfont.Face7x13
+	tw := font.MeasureString(face, label).Ceil() + 4
+	text := image.NewRGBA(image.Rect(0, 0, tw, 17))
+	for i := 0; i < len(text.Pix); i += 4 {
+		text.Pix[i], text.Pix[i+1], text.Pix[i+2], text.Pix[i+3] = bg.R, bg.G, bg.B, 255
+	}
+	d := font.Drawer{Dst: text, Src: image.NewUniform(fg), Face: face, Dot: fixed.P(2, 13)}
+	d.DrawString(label)
+	scale := max(1, int(math.Floor(float64(w)*0.6/float64(tw))))
+	scale = min(scale, max(1, h/(17*2)))
+	ox, oy := (w-tw*scale)/2, (h-17*scale)/2
+	for y := 0; y < 17*scale; y++ {
+		for x := 0; x < tw*scale; x++ {
+			c := text.RGBAAt(x/scale, y/scale)
+			setClamped(img, ox+x, oy+y, c)
+		}
+	}
+	return img
+}
+
+func setClamped(img *image.RGBA, x, y int, c color.RGBA) {
+	if image.Pt(x, y).In(img.Rect) {
+		img.SetRGBA(x, y, c)
+	}
+}
+
+func hsl(h, s, l float64) color.RGBA {
+	c := (1 - math.Abs(2*l-1)) * s
+	hp := h / 60
+	x := c * (1 - math.Abs(math.Mod(hp, 2)-1))
+	var r, g, b float64
+	switch {
+	case hp < 1:
+		r, g = c, x
+	case hp < 2:
+		r, g = x, c
+	case hp < 3:
+		g, b = c, x
+	case hp < 4:
+		g, b = x, c
+	case hp < 5:
+		r, b = x, c
+	default:
+		r, b = c, x
+	}
+	m := l - c/2
+	return color.RGBA{uint8((r + m) * 255), uint8((g + m) * 255), uint8((b + m) * 255), 255}
+}

@@ -1,0 +1,418 @@
+package pictures
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"io/fs"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/gopictures/pictures/processor"
+	"github.com/gopictures/pictures/processor/pipeline"
+)
+
+// A Job asks for the variants of one stored picture to be generated, or
+// brought up to date with its field's configuration.
+type Job struct {
+	Picture Picture
+}
+
+// MarshalJSON encodes the job for durable queues, with the picture in its
+// stored form.
+func (j Job) MarshalJSON() ([]byte, error) {
+	v, err := j.Picture.Value()
+	if err != nil {
+		return nil, err
+	}
+	s, _ := v.(string)
+	if s == "" {
+		s = "null"
+	}
+	return []byte(`{"picture":` + s + `}`), nil
+}
+
+// UnmarshalJSON decodes a job written by MarshalJSON.
+func (j *Job) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		Picture json.RawMessage `json:"picture"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	if len(raw.Picture) == 0 || string(raw.Picture) == "null" {
+		j.Picture = Picture{}
+		return nil
+	}
+	return j.Picture.Scan([]byte(raw.Picture))
+}
+
+// LogValue names the picture in log lines.
+func (j Job) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("field", j.Picture.Field), slog.String("key", j.Picture.Key))
+}
+
+// A Processor decides where and when variants are generated: it accepts a
+// Job and arranges for Run to be called with it, now or later, here or on
+// another machine. processor.Pool (the default, in-process) and the River
+// adapter (a durable PostgreSQL queue) are Processors.
+type Processor interface {
+	Enqueue(ctx context.Context, job Job) error
+}
+
+// ProcessorFunc adapts a function to a Processor.
+type ProcessorFunc func(ctx context.Context, job Job) error
+
+// Enqueue calls f(ctx, job).
+func (f ProcessorFunc) Enqueue(ctx context.Context, job Job) error { return f(ctx, job) }
+
+// Synchronous is a Processor that runs each job at once, in the caller's
+// goroutine: for tests, command-line tools and batch imports.
+var Synchronous Processor = ProcessorFunc(Run)
+
+var (
+	defaultPoolOnce sync.Once
+	defaultPool     *processor.Pool[Job]
+)
+
+// DefaultProcessor returns the Processor of fields that set none: an
+// in-process processor.Pool running Run with the default configuration,
+// started on first use. Call its Shutdown when the program stops, so queued
+// jobs finish.
+func DefaultProcessor() *processor.Pool[Job] {
+	defaultPoolOnce.Do(func() {
+		defaultPool = processor.New(processor.Config{}, Run)
+	})
+	return defaultPool
+}
+
+// Run generates what job's picture lacks, by way of its registered field's
+// Process. It is the work function of every Processor. Errors that retrying
+// cannot fix (an unknown field, a missing or damaged original) are marked
+// with processor.Permanent.
+func Run(ctx context.Context, job Job) error {
+	c, err := lookup(job.Picture.Field)
+	if err != nil {
+		return processor.Permanent(err)
+	}
+	_, err = c.process(ctx, job.Picture)
+	return err
+}
+
+// Schedule hands p to the field's Processor, to generate what p lacks.
+// Save schedules new uploads itself; Schedule serves re-processing (a new
+// focal point, say) and applications that enqueue in their own transaction
+// after Upload.
+func (f *PictureField) Schedule(ctx context.Context, p Picture) error {
+	c, err := f.config()
+	if err != nil {
+		return err
+	}
+	return c.schedule(ctx, p)
+}
+
+func (c *compiled) schedule(ctx context.Context, p Picture) error {
+	if p.Field != c.field.Name {
+		return fmt.Errorf("%w: picture of field %q scheduled on field %q", ErrInvalidArgument, p.Field, c.field.Name)
+	}
+	if c.field.Name == "" {
+		return &ConfigError{Option: "Name", Value: "", Msg: "a field that processes pictures needs a name, and must be registered"}
+	}
+	if _, err := lookup(c.field.Name); err != nil {
+		return err
+	}
+	return c.processor().Enqueue(ctx, Job{Picture: p})
+}
+
+func (c *compiled) processor() Processor {
+	if c.field.Processor != nil {
+		return c.field.Processor
+	}
+	return DefaultProcessor()
+}
+
+// Current reports whether p's recorded variants are exactly those the
+// field's configuration asks for, made with its current encoder settings.
+// Rendering shows whatever p records; Current says whether Reconcile has
+// work to do.
+func (f *PictureField) Current(p Picture) bool {
+	c, err := f.config()
+	if err != nil || p.IsZero() {
+		return false
+	}
+	plan, err := c.variants(p.Width, p.Height)
+	if err != nil {
+		return false
+	}
+	return p.Version == c.fingerprint && p.Preview != "" && equalVariants(plan, p.Variants)
+}
+
+func equalVariants(a, b []VariantSet) bool {
+	return slices.EqualFunc(a, b, func(x, y VariantSet) bool {
+		return x.Ratio == y.Ratio && x.Type == y.Type && slices.Equal(x.Widths, y.Widths)
+	})
+}
+
+// pipelineVersion changes whenever the pipeline's output changes in a way
+// that should regenerate existing variants (resampling, colour handling).
+const pipelineVersion = "1"
+
+// fingerprint identifies the encoder settings variants are made with.
+func fingerprint(o pipeline.Options) string {
+	o = o.WithDefaults()
+	sum := sha256.Sum256(fmt.Appendf(nil, "pipeline=%s avif.q=%d avif.speed=%d avif.chroma=420 jpeg.q=%d",
+		pipelineVersion, o.AVIFQuality, o.AVIFSpeed, o.JPEGQuality))
+	return hex.EncodeToString(sum[:6])
+}
+
+// A variantID names one variant file of a picture.
+type variantID struct {
+	ratio string
+	typ   string
+	width int
+}
+
+func idsOf(vs []VariantSet) map[variantID]bool {
+	m := make(map[variantID]bool)
+	for _, v := range vs {
+		for _, w := range v.Widths {
+			m[variantID{v.Ratio, v.Type, w}] = true
+		}
+	}
+	return m
+}
+
+// filterVariants returns the variant sets of plan restricted to keep.
+func filterVariants(plan []VariantSet, keep func(variantID) bool) []VariantSet {
+	var out []VariantSet
+	for _, v := range plan {
+		var ws []int
+		for _, w := range v.Widths {
+			if keep(variantID{v.Ratio, v.Type, w}) {
+				ws = append(ws, w)
+			}
+		}
+		if len(ws) > 0 {
+			out = append(out, VariantSet{Ratio: v.Ratio, Type: v.Type, Widths: ws})
+		}
+	}
+	return out
+}
+
+func (c *compiled) variantKey(p *Picture, id variantID) string {
+	r, _ := ParseRatio(id.ratio)
+	t, _ := lookupFileType(id.typ)
+	return VariantKey(p.Key, r, id.width, t.Ext)
+}
+
+// Process brings p's variants in line with the field's configuration, now,
+// in the caller's goroutine: it generates what is missing or was made with
+// other encoder settings (JPEG fallbacks first, then the rest, largest
+// first), deletes what the configuration no longer asks for, keeps the
+// rest, and returns the updated Picture. It calls the field's OnProcessed
+// with the Picture after the fallbacks are written and again at the end, so
+// the application can store it. A picture that is already current costs no
+// I/O.
+func (f *PictureField) Process(ctx context.Context, p Picture) (Picture, error) {
+	c, err := f.config()
+	if err != nil {
+		return p, err
+	}
+	return c.process(ctx, p)
+}
+
+func (c *compiled) process(ctx context.Context, p Picture) (Picture, error) {
+	if p.IsZero() {
+		return p, processor.Permanent(fmt.Errorf("%w: processing a zero Picture", ErrInvalidArgument))
+	}
+	if p.Field != c.field.Name {
+		return p, processor.Permanent(fmt.Errorf("%w: picture of field %q processed by field %q", ErrInvalidArgument, p.Field, c.field.Name))
+	}
+	plan, err := c.variants(p.Width, p.Height)
+	if err != nil {
+		return p, processor.Permanent(err)
+	}
+	recorded := idsOf(p.Variants)
+	current := map[variantID]bool{}
+	if p.Version == c.fingerprint {
+		current = recorded
+	}
+	wanted := idsOf(plan)
+	var todo []variantID
+	for _, v := range plan {
+		for _, w := range v.Widths {
+			if id := (variantID{v.Ratio, v.Type, w}); !current[id] {
+				todo = append(todo, id)
+			}
+		}
+	}
+	if len(todo) == 0 && p.Preview != "" && p.Version == c.fingerprint && equalVariants(plan, p.Variants) {
+		return p, nil // already current
+	}
+
+	if len(todo) > 0 || p.Preview == "" {
+		if err := c.generate(ctx, &p, plan, todo, current); err != nil {
+			return p, err
+		}
+	}
+	// Delete what the configuration no longer asks for, now that nothing
+	// renders it.
+	for id := range recorded {
+		if !wanted[id] {
+			if err := c.storage.Delete(ctx, c.variantKey(&p, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return p, fmt.Errorf("pictures: deleting obsolete variant of %s: %w", p.Key, err)
+			}
+		}
+	}
+	p.Variants = plan
+	p.Version = c.fingerprint
+	if err := c.processed(ctx, p); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+func (c *compiled) processed(ctx context.Context, p Picture) error {
+	if c.field.OnProcessed == nil {
+		return nil
+	}
+	if err := c.field.OnProcessed(ctx, p); err != nil {
+		return fmt.Errorf("pictures: recording the variants of %s: %w", p.Key, err)
+	}
+	return nil
+}
+
+// generate decodes the original once and writes the todo variants, JPEG
+// fallbacks first. It fills in p.Preview if it is missing.
+func (c *compiled) generate(ctx context.Context, p *Picture, plan []VariantSet, todo []variantID, current map[variantID]bool) error {
+	data, err := c.readOriginal(ctx, p.Key)
+	if err != nil {
+		return err
+	}
+	info, err := pipeline.Inspect(data)
+	if err != nil {
+		return processor.Permanent(fmt.Errorf("pictures: original %s: %w", p.Key, err))
+	}
+	release, err := acquirePixels(ctx, info.Width*info.Height)
+	if err != nil {
+		return err
+	}
+	defer release()
+	img, err := pipeline.Decode(data, info)
+	if err != nil {
+		return processor.Permanent(fmt.Errorf("pictures: original %s: %w", p.Key, err))
+	}
+	data = nil
+	if b := img.Bounds(); b.Dx() != p.Width || b.Dy() != p.Height {
+		return processor.Permanent(fmt.Errorf("pictures: original %s is %dx%d upright, the Picture says %dx%d", p.Key, b.Dx(), b.Dy(), p.Width, p.Height))
+	}
+	if p.Preview == "" {
+		if p.Preview, err = pipeline.Preview(img); err != nil {
+			return err
+		}
+	}
+
+	// Fallbacks first: with them the page shows a real picture in every
+	// browser while the rest is encoded.
+	fallback := map[variantID]bool{}
+	for _, v := range plan {
+		if v.Type == jpegType.Name {
+			fallback[variantID{v.Ratio, v.Type, c.fallbackWidth(v.Widths)}] = true
+		}
+	}
+	var first, rest []variantID
+	for _, id := range todo {
+		if fallback[id] {
+			first = append(first, id)
+		} else {
+			rest = append(rest, id)
+		}
+	}
+	written := map[variantID]bool{}
+	if err := c.encode(ctx, p, img, first, written); err != nil {
+		return err
+	}
+	if len(first) > 0 && len(rest) > 0 {
+		partial := *p
+		partial.Variants = filterVariants(plan, func(id variantID) bool { return current[id] || written[id] })
+		if err := c.processed(ctx, partial); err != nil {
+			return err
+		}
+	}
+	if err := c.encode(ctx, p, img, rest, written); err != nil {
+		return err
+	}
+	return nil
+}
+
+// encode resizes and encodes the given variants, per ratio from one shared
+// pyramid, largest width first, and stores each.
+func (c *compiled) encode(ctx context.Context, p *Picture, img *image.RGBA, ids []variantID, written map[variantID]bool) error {
+	byRatio := map[string][]variantID{}
+	var order []string
+	for _, id := range ids {
+		if _, ok := byRatio[id.ratio]; !ok {
+			order = append(order, id.ratio)
+		}
+		byRatio[id.ratio] = append(byRatio[id.ratio], id)
+	}
+	focusX, focusY := 0.5, 0.5
+	if p.Focus != nil {
+		focusX, focusY = p.Focus.X, p.Focus.Y
+	}
+	var buf bytes.Buffer
+	for _, ratio := range order {
+		r, _ := ParseRatio(ratio)
+		cw, ch := r.CropSize(p.Width, p.Height)
+		crop := img.SubImage(pipeline.CropRect(p.Width, p.Height, cw, ch, focusX, focusY)).(*image.RGBA)
+		rs := pipeline.NewResizer(crop)
+		group := byRatio[ratio]
+		slices.SortStableFunc(group, func(a, b variantID) int { return b.width - a.width })
+		for i := 0; i < len(group); {
+			w := group[i].width
+			out := rs.Resize(w, r.Height(w, p.Width, p.Height))
+			for ; i < len(group) && group[i].width == w; i++ {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				buf.Reset()
+				if err := pipeline.Encode(&buf, group[i].typ, out, c.field.Encoding); err != nil {
+					return fmt.Errorf("pictures: encoding %s: %w", c.variantKey(p, group[i]), err)
+				}
+				key := c.variantKey(p, group[i])
+				if err := c.storage.Put(ctx, key, bytes.NewReader(buf.Bytes())); err != nil {
+					return fmt.Errorf("pictures: storing %s: %w", key, err)
+				}
+				written[group[i]] = true
+			}
+		}
+	}
+	return nil
+}
+
+// readOriginal reads the stored original, at most the field's byte limit.
+func (c *compiled) readOriginal(ctx context.Context, key string) ([]byte, error) {
+	rc, err := c.storage.Open(ctx, key)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, processor.Permanent(fmt.Errorf("pictures: original %s is missing: %w", key, err))
+		}
+		return nil, fmt.Errorf("pictures: opening original %s: %w", key, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, c.maxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("pictures: reading original %s: %w", key, err)
+	}
+	if int64(len(data)) > c.maxBytes {
+		return nil, processor.Permanent(fmt.Errorf("pictures: original %s is larger than %d bytes", key, c.maxBytes))
+	}
+	return data, nil
+}

@@ -1,0 +1,225 @@
+package pictures
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/gopictures/pictures/processor/pipeline"
+)
+
+// Reasons an upload is refused. Every refusal is an *UploadError wrapping
+// one of them.
+var (
+	ErrTooLarge      = errors.New("pictures: upload too large")
+	ErrNotImage      = errors.New("pictures: not a supported image")
+	ErrDamaged       = errors.New("pictures: damaged image")
+	ErrTooManyPixels = errors.New("pictures: too many pixels")
+	ErrImageTooSmall = errors.New("pictures: image too small")
+	ErrImageTooBig   = errors.New("pictures: image too big")
+)
+
+// An UploadError is a refused upload. Message is written for the person
+// who uploaded the file and can be shown on the form as is.
+type UploadError struct {
+	Err      error  // ErrTooLarge, ErrNotImage, ...
+	Filename string // the client's file name, cleaned (for messages only)
+	Message  string // for instance `"cat.png" is 200×150 pixels; it must be at least 320×320.`
+	// Width and Height are the upright pixel size, when it was read.
+	Width, Height int
+}
+
+func (e *UploadError) Error() string { return "pictures: upload refused: " + e.Message }
+
+// Unwrap returns the reason, for errors.Is.
+func (e *UploadError) Unwrap() error { return e.Err }
+
+// displayName cleans a client file name for messages: the base name only,
+// printable characters, at most 60 runes.
+func displayName(name string) string {
+	name = path.Base(strings.ReplaceAll(name, "\\", "/"))
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return -1
+	}, name)
+	if r := []rune(name); len(r) > 60 {
+		name = string(r[:57]) + "..."
+	}
+	if name == "" || name == "." || name == "/" {
+		return "The file"
+	}
+	return fmt.Sprintf("%q", name)
+}
+
+func refuse(reason error, filename string, w, h int, format string, args ...any) *UploadError {
+	name := displayName(filename)
+	return &UploadError{Err: reason, Filename: name, Width: w, Height: h, Message: name + " " + fmt.Sprintf(format, args...)}
+}
+
+// byteSize formats a byte count for people: "32 MB", "1.5 MB", "200 KB".
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// Save checks an upload, stores it as the original of a new Picture, and
+// schedules the generation of its variants on the field's Processor. It
+// returns the Picture for the application to store.
+//
+// The file is read from r, at most MaxBytes of it; its format is sniffed
+// from its content (filename is only used in messages); its size is read
+// from the headers and refused above MaxPixels before any decoding; the
+// field's min/max size bounds are checked on the upright size; then it is
+// decoded once, to prove it is readable and to make the Picture's inline
+// preview. Every refusal is an *UploadError (usable with errors.Is and
+// errors.As) and leaves nothing in storage. The original is stored under
+// UploadTo with a random, collision-free name and the extension of its real
+// format; it is never published.
+//
+// If the job cannot be scheduled, the original is deleted again and the
+// error returned.
+func (f *PictureField) Save(ctx context.Context, r io.Reader, filename string) (Picture, error) {
+	c, err := f.config()
+	if err != nil {
+		return Picture{}, err
+	}
+	p, err := c.upload(ctx, r, filename)
+	if err != nil {
+		return Picture{}, err
+	}
+	if err := c.schedule(ctx, p); err != nil {
+		if derr := c.storage.Delete(context.WithoutCancel(ctx), p.Key); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return Picture{}, fmt.Errorf("pictures: scheduling %s: %w", p.Key, err)
+	}
+	return p, nil
+}
+
+// Upload is Save without scheduling: for applications that enqueue the
+// job themselves (with Schedule, or in the database transaction that stores
+// the Picture, as durable queues allow).
+func (f *PictureField) Upload(ctx context.Context, r io.Reader, filename string) (Picture, error) {
+	c, err := f.config()
+	if err != nil {
+		return Picture{}, err
+	}
+	return c.upload(ctx, r, filename)
+}
+
+func (c *compiled) upload(ctx context.Context, r io.Reader, filename string) (Picture, error) {
+	if c.field.Name == "" {
+		return Picture{}, &ConfigError{Option: "Name", Value: "", Msg: "a field that stores pictures needs a name, and must be registered"}
+	}
+	data, err := io.ReadAll(io.LimitReader(r, c.maxBytes+1))
+	if err != nil {
+		return Picture{}, fmt.Errorf("pictures: reading upload: %w", err)
+	}
+	if int64(len(data)) > c.maxBytes {
+		return Picture{}, refuse(ErrTooLarge, filename, 0, 0, "is larger than %s.", byteSize(c.maxBytes))
+	}
+	if len(data) == 0 {
+		return Picture{}, refuse(ErrNotImage, filename, 0, 0, "is empty.")
+	}
+	info, err := pipeline.Inspect(data)
+	switch {
+	case errors.Is(err, pipeline.ErrHEIC):
+		return Picture{}, refuse(ErrNotImage, filename, 0, 0, "is an HEIC image, which browsers cannot show; please upload a JPEG (on an iPhone: Settings > Camera > Formats > Most Compatible).")
+	case errors.Is(err, pipeline.ErrAnimated):
+		return Picture{}, refuse(ErrNotImage, filename, 0, 0, "is an animated WebP; please upload a still image.")
+	case errors.Is(err, pipeline.ErrUnsupported):
+		return Picture{}, refuse(ErrNotImage, filename, 0, 0, "is not an image we can read (JPEG, PNG, GIF, WebP or AVIF).")
+	case errors.Is(err, pipeline.ErrUnsupportedFeature):
+		return Picture{}, refuse(ErrNotImage, filename, 0, 0, unreadableFeature)
+	case err != nil:
+		return Picture{}, refuse(ErrDamaged, filename, 0, 0, "is damaged or incomplete and cannot be read.")
+	}
+	w, h := info.Upright()
+	if int64(w)*int64(h) > int64(c.maxPixels) {
+		return Picture{}, refuse(ErrTooManyPixels, filename, w, h, "is %d×%d pixels; the limit is %s.", w, h, megapixels(c.maxPixels))
+	}
+	if err := c.checkSize(filename, w, h); err != nil {
+		return Picture{}, err
+	}
+
+	release, err := acquirePixels(ctx, info.Width*info.Height)
+	if err != nil {
+		return Picture{}, err
+	}
+	img, err := pipeline.Decode(data, info)
+	if err != nil {
+		release()
+		if errors.Is(err, pipeline.ErrUnsupportedFeature) {
+			return Picture{}, refuse(ErrNotImage, filename, w, h, unreadableFeature)
+		}
+		return Picture{}, refuse(ErrDamaged, filename, w, h, "is damaged or incomplete and cannot be read.")
+	}
+	b := img.Bounds()
+	w, h = b.Dx(), b.Dy() // decoders that orient themselves know best
+	preview, err := pipeline.Preview(img)
+	img = nil
+	release()
+	if err != nil {
+		return Picture{}, fmt.Errorf("pictures: preview: %w", err)
+	}
+	if err := c.checkSize(filename, w, h); err != nil {
+		return Picture{}, err
+	}
+
+	dir, err := c.field.UploadDir(time.Now())
+	if err != nil {
+		return Picture{}, err
+	}
+	key := path.Join(dir, strings.ToLower(rand.Text())+"."+info.Format.Ext())
+	if err := c.storage.Put(ctx, key, bytes.NewReader(data)); err != nil {
+		return Picture{}, fmt.Errorf("pictures: storing the original: %w", err)
+	}
+	return Picture{Field: c.field.Name, Key: key, Width: w, Height: h, Preview: preview}, nil
+}
+
+const unreadableFeature = "uses a feature of its format that we cannot read (such as arithmetic coding); please save it again as an ordinary JPEG or PNG."
+
+func megapixels(n int) string {
+	if n%1_000_000 == 0 {
+		return fmt.Sprintf("%d megapixels", n/1_000_000)
+	}
+	return fmt.Sprintf("%d pixels", n)
+}
+
+// checkSize applies the field's min/max size bounds.
+func (c *compiled) checkSize(filename string, w, h int) error {
+	f := c.field
+	if (f.MinWidth > 0 && w < f.MinWidth) || (f.MinHeight > 0 && h < f.MinHeight) {
+		return refuse(ErrImageTooSmall, filename, w, h, "is %d×%d pixels; it must be at least %s.", w, h, bound(f.MinWidth, f.MinHeight, "wide", "high"))
+	}
+	if (f.MaxWidth > 0 && w > f.MaxWidth) || (f.MaxHeight > 0 && h > f.MaxHeight) {
+		return refuse(ErrImageTooBig, filename, w, h, "is %d×%d pixels; it must be at most %s.", w, h, bound(f.MaxWidth, f.MaxHeight, "wide", "high"))
+	}
+	return nil
+}
+
+func bound(w, h int, wide, high string) string {
+	switch {
+	case w > 0 && h > 0:
+		return fmt.Sprintf("%d×%d", w, h)
+	case w > 0:
+		return fmt.Sprintf("%d pixels %s", w, wide)
+	}
+	return fmt.Sprintf("%d pixels %s", h, high)
+}
