@@ -66,13 +66,18 @@ func PlaceholderHandler() http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		rest, ok := strings.CutPrefix(r.URL.Path, PlaceholderPath)
+		// Split the escaped path: the alt text may hold an escaped "/".
+		rest, ok := strings.CutPrefix(r.URL.EscapedPath(), PlaceholderPath)
 		parts := strings.Split(rest, "/")
 		if !ok || len(parts) != 3 {
 			http.NotFound(w, r)
 			return
 		}
-		alt := parts[0]
+		alt, err := url.PathUnescape(parts[0])
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
 		rw, rh, ok1 := parseRatioWxH(parts[1])
 		width, typ, ok2 := parseVariantName(parts[2])
 		if !ok1 || !ok2 || width < 1 || width > maxPlaceholderSide {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/gopictures/pictures/processor/pipeline"
 )
 
 // The registry maps field names to fields, so that a Picture read from a
@@ -47,8 +49,23 @@ func register(f *PictureField) error {
 		return configErrorf(f, "Name", f.Name, "another field is already registered as %q", f.Name)
 	}
 	registry.fields[f.Name] = c
+	for _, t := range c.types {
+		if t.Name == "AVIF" {
+			logBackendOnce.Do(func() {
+				c.logger.Info("pictures: AVIF encoder", "backend", AVIFBackend())
+			})
+		}
+	}
 	return nil
 }
+
+var logBackendOnce sync.Once
+
+// AVIFBackend describes the AVIF encoder in use: "libavif (system
+// library)" when a system libavif 1.1 or later was found at start-up, else
+// the WebAssembly build embedded in github.com/gen2brain/avif, with the
+// reason. Registering the first field that encodes AVIF logs it.
+func AVIFBackend() string { return pipeline.AVIFBackend() }
 
 // MustRegister is like Register but panics on error. It suits package-level
 // field declarations and main functions.
