@@ -471,3 +471,30 @@ func TestJobJSON(t *testing.T) {
 	require.NoError(t, back.UnmarshalJSON(b))
 	assert.Equal(t, p, back.Picture)
 }
+
+// TestFocalPoint checks that crops keep the Picture's focus in view.
+func TestFocalPoint(t *testing.T) {
+	h := newHarness(t, pictures.PictureField{AspectRatios: []string{"1/1"}, ContainerWidth: 320, GridColumns: 1, PixelDensities: []int{1}})
+	p, err := h.field.Upload(context.Background(), bytes.NewReader(quadrantJPEG(t, 480, 320, 1)), "q.jpg")
+	require.NoError(t, err)
+	// The square crop of a 480x320 picture is 320 wide: at 40% of its
+	// width it shows red (x < 240) when it starts at x=0, green when it
+	// starts at x=160.
+	for _, tc := range []struct {
+		focus pictures.FocalPoint
+		red   bool
+	}{{pictures.FocalPoint{X: 0, Y: 0.5}, true}, {pictures.FocalPoint{X: 1, Y: 0.5}, false}} {
+		p.Focus = &tc.focus
+		p.Version = "" // a new focus regenerates every variant
+		done, err := h.field.Process(context.Background(), p)
+		require.NoError(t, err)
+		key := done.Keys()[0]
+		img := decodeVariant(t, key, get(t, h.store, key))
+		r, g, _, _ := img.At(int(0.4*float64(img.Bounds().Dx())), 40).RGBA()
+		if tc.red {
+			assert.True(t, r>>8 > 180 && g>>8 < 90, "focus %v: want red, got r=%d g=%d", tc.focus, r>>8, g>>8)
+		} else {
+			assert.True(t, g>>8 > 180 && r>>8 < 90, "focus %v: want green, got r=%d g=%d", tc.focus, r>>8, g>>8)
+		}
+	}
+}
