@@ -9,7 +9,8 @@ import (
 
 // Delete removes a picture from storage: every variant (those p records,
 // and any others under its folder, such as the leftovers of an interrupted
-// job), then the original. Deleting a picture twice is not an error.
+// job), then the original, then anything a job still running wrote in the
+// meantime. Deleting a picture twice is not an error.
 func (f *PictureField) Delete(ctx context.Context, p Picture) error {
 	if p.IsZero() {
 		return nil
@@ -18,7 +19,20 @@ func (f *PictureField) Delete(ctx context.Context, p Picture) error {
 	if err != nil {
 		return err
 	}
-	keys := p.Keys()
+	if err := c.deleteVariants(ctx, p, p.Keys()); err != nil {
+		return err
+	}
+	if err := c.storage.Delete(ctx, p.Key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("pictures: deleting %s: %w", p.Key, err)
+	}
+	// A job that was writing variants checks for the original when it is
+	// done, and cleans up after itself if it is gone; files it wrote before
+	// that are listed here.
+	return c.deleteVariants(ctx, p, nil)
+}
+
+// deleteVariants deletes keys and every other key under p's folder.
+func (c *compiled) deleteVariants(ctx context.Context, p Picture, keys []string) error {
 	listed, err := c.storage.List(ctx, stem(p.Key)+"/")
 	if err != nil {
 		return fmt.Errorf("pictures: listing the variants of %s: %w", p.Key, err)
@@ -32,7 +46,7 @@ func (f *PictureField) Delete(ctx context.Context, p Picture) error {
 			keys = append(keys, k)
 		}
 	}
-	for _, k := range append(keys, p.Key) { // the original last
+	for _, k := range keys {
 		if err := c.storage.Delete(ctx, k); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("pictures: deleting %s: %w", k, err)
 		}

@@ -160,6 +160,11 @@ func equalVariants(a, b []VariantSet) bool {
 	})
 }
 
+// Fingerprint identifies the encoder settings the field's variants are
+// made with (quality, speed, chroma subsampling and the pipeline's own
+// version): a Picture whose Version differs has stale variants.
+func (f *PictureField) Fingerprint() string { return fingerprint(f.Encoding) }
+
 // pipelineVersion changes whenever the pipeline's output changes in a way
 // that should regenerate existing variants (resampling, colour handling).
 const pipelineVersion = "1"
@@ -258,8 +263,24 @@ func (c *compiled) process(ctx context.Context, p Picture) (Picture, error) {
 	}
 
 	if len(todo) > 0 || p.Preview == "" {
-		if err := c.generate(ctx, &p, plan, todo, current); err != nil {
+		written := map[variantID]bool{}
+		if err := c.generate(ctx, &p, plan, todo, current, written); err != nil {
 			return p, err
+		}
+		// If the picture was deleted while it was processed, what was
+		// written here may have escaped Delete: remove it. (Delete lists
+		// again after removing the original, so one of the two sees
+		// every file.)
+		if rc, err := c.storage.Open(ctx, p.Key); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				for id := range written {
+					c.storage.Delete(ctx, c.variantKey(&p, id))
+				}
+				return p, processor.Permanent(fmt.Errorf("pictures: %s was deleted while it was processed", p.Key))
+			}
+			return p, fmt.Errorf("pictures: checking original %s: %w", p.Key, err)
+		} else {
+			rc.Close()
 		}
 	}
 	// Delete what the configuration no longer asks for, now that nothing
@@ -291,7 +312,7 @@ func (c *compiled) processed(ctx context.Context, p Picture) error {
 
 // generate decodes the original once and writes the todo variants, JPEG
 // fallbacks first. It fills in p.Preview if it is missing.
-func (c *compiled) generate(ctx context.Context, p *Picture, plan []VariantSet, todo []variantID, current map[variantID]bool) error {
+func (c *compiled) generate(ctx context.Context, p *Picture, plan []VariantSet, todo []variantID, current map[variantID]bool, written map[variantID]bool) error {
 	data, err := c.readOriginal(ctx, p.Key)
 	if err != nil {
 		return err
@@ -335,7 +356,6 @@ func (c *compiled) generate(ctx context.Context, p *Picture, plan []VariantSet, 
 			rest = append(rest, id)
 		}
 	}
-	written := map[variantID]bool{}
 	if err := c.encode(ctx, p, img, first, written); err != nil {
 		return err
 	}
