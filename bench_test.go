@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"strings"
 	"testing"
 )
 
@@ -90,4 +91,24 @@ func BenchmarkRender(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkPictureScan decodes a stored Picture, as every page load that
+// reads pictures from a database does.
+func BenchmarkPictureScan(b *testing.B) {
+	f := registered(b, instagram)
+	p := processed(b, f, "posts/2026/11/21/k3jz5q7w2m4n6p8r.jpeg", 4032, 3024)
+	p.Preview = "data:image/jpeg;base64," + strings.Repeat("QUJD", 150)
+	v, err := p.Value()
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := []byte(v.(string))
+	b.ReportAllocs()
+	for b.Loop() {
+		var q Picture
+		if err := q.Scan(src); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

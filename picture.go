@@ -156,15 +156,21 @@ func (p *Picture) Scan(src any) error {
 		return fmt.Errorf("pictures: cannot scan %T into a Picture", src)
 	}
 	var s stored
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("pictures: scanning a Picture: %w", err)
+	if !decodeStored(b, &s) {
+		s = stored{}
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("pictures: scanning a Picture: %w", err)
+		}
 	}
 	if s.Key == "" {
 		return errors.New("pictures: scanning a Picture: no key")
 	}
 	*p = Picture{Field: s.Field, Key: s.Key, Width: s.Width, Height: s.Height, Focus: s.Focus, Version: s.Version, Preview: s.Preview}
-	for _, v := range s.Variants {
-		p.Variants = append(p.Variants, VariantSet(v))
+	if len(s.Variants) > 0 {
+		p.Variants = make([]VariantSet, len(s.Variants))
+		for i, v := range s.Variants {
+			p.Variants[i] = VariantSet(v)
+		}
 	}
 	return nil
 }

@@ -33,6 +33,8 @@ type Config struct {
 	Workers int
 	// MaxUploadBytes bounds photo and avatar files. Defaults to 32 MiB.
 	MaxUploadBytes int64
+	// NoPageCache turns off the cache of rendered pages (see pageCache).
+	NoPageCache bool
 }
 
 // The picture fields of the app. Their names are stored in every picture.
@@ -137,7 +139,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 
-	m.server = newServer(db, m.post, m.avatar, media, log, m.cfg.BcryptCost)
+	m.server = newServer(db, m.post, m.avatar, media, log, m.cfg.BcryptCost, !m.cfg.NoPageCache)
 	ln, err := net.Listen("tcp", m.cfg.Addr)
 	if err != nil {
 		return err

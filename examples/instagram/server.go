@@ -46,18 +46,22 @@ type Server struct {
 	handler    http.Handler
 	sessions   sessionCache
 	throttle   *throttle
+	cache      *pageCache // nil: no page cache
 }
 
-func newServer(db *DB, post, avatar *pictures.PictureField, media *storage.Dir, log *slog.Logger, bcryptCost int) *Server {
+func newServer(db *DB, post, avatar *pictures.PictureField, media *storage.Dir, log *slog.Logger, bcryptCost int, cachePages bool) *Server {
 	s := &Server{db: db, post: post, avatar: avatar, log: log, bcryptCost: bcryptCost, throttle: newThrottle(5, 15*time.Minute)}
 	s.pages = parsePages()
+	if cachePages {
+		s.cache = &pageCache{}
+	}
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.feed)
-	mux.HandleFunc("GET /explore", s.explore)
-	mux.HandleFunc("GET /u/{username}", s.profile)
+	mux.HandleFunc("GET /{$}", s.cached(s.feed))
+	mux.HandleFunc("GET /explore", s.cached(s.explore))
+	mux.HandleFunc("GET /u/{username}", s.cached(s.profile))
 	mux.HandleFunc("POST /u/{username}/follow", s.follow)
-	mux.HandleFunc("GET /p/{id}", s.postPage)
+	mux.HandleFunc("GET /p/{id}", s.cached(s.postPage))
 	mux.HandleFunc("GET /api/posts/{id}", s.postJSON)
 	mux.HandleFunc("POST /p/{id}/like", s.like)
 	mux.HandleFunc("POST /p/{id}/comments", s.comment)
@@ -226,6 +230,22 @@ func back(w http.ResponseWriter, r *http.Request, fallback string) {
 }
 
 // Pages.
+
+// card is a post in the feed, with what its template needs besides.
+type card struct {
+	Post   Post
+	Eager  bool // the first post loads at once, the others lazily
+	Viewer *User
+}
+
+// Cards returns the page's posts as feed cards.
+func (p page) Cards() []card {
+	cards := make([]card, len(p.Posts))
+	for i, post := range p.Posts {
+		cards[i] = card{Post: post, Eager: i == 0, Viewer: p.Viewer}
+	}
+	return cards
+}
 
 // page is the data of every template.
 type page struct {

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -199,19 +200,26 @@ func (db *DB) Feed(ctx context.Context, viewerID, cursor int64, limit int) ([]Po
 
 // attachRecentComments loads the latest n comments of every post at once.
 func (db *DB) attachRecentComments(ctx context.Context, posts []Post, n int) error {
-	ids := make([]any, len(posts))
+	// The ids go in as one JSON array, so the statement is always the
+	// same and stays prepared.
+	ids := make([]byte, 0, 8*len(posts))
 	index := make(map[int64]int, len(posts))
+	ids = append(ids, '[')
 	for i, p := range posts {
-		ids[i] = p.ID
+		if i > 0 {
+			ids = append(ids, ',')
+		}
+		ids = strconv.AppendInt(ids, p.ID, 10)
 		index[p.ID] = i
 	}
+	ids = append(ids, ']')
 	rows, err := db.QueryContext(ctx, `
 		SELECT id, post_id, body, created_at, user_id, username FROM (
 			SELECT c.id, c.post_id, c.body, c.created_at, u.id AS user_id, u.username,
 				ROW_NUMBER() OVER (PARTITION BY c.post_id ORDER BY c.id DESC) AS n
 			FROM comments c JOIN users u ON u.id = c.user_id
-			WHERE c.post_id IN (?`+strings.Repeat(",?", len(ids)-1)+`)
-		) WHERE n <= ? ORDER BY id`, append(ids, n)...)
+			WHERE c.post_id IN (SELECT value FROM json_each(?))
+		) WHERE n <= ? ORDER BY id`, string(ids), n)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,6 @@ func parsePages() map[string]*template.Template {
 	funcs := template.FuncMap{
 		"ago":        ago,
 		"alt":        altText,
-		"dict":       dict,
 		"feedRatio":  feedRatio,
 		"initial":    initial,
 		"plural":     plural,
@@ -95,21 +94,4 @@ func ago(t time.Time) string {
 		return t.Format("Jan 2")
 	}
 	return t.Format("Jan 2, 2006")
-}
-
-// dict builds a map from name/value pairs, to pass several values to a
-// template.
-func dict(pairs ...any) (map[string]any, error) {
-	if len(pairs)%2 != 0 {
-		return nil, fmt.Errorf("dict needs name/value pairs")
-	}
-	m := make(map[string]any, len(pairs)/2)
-	for i := 0; i < len(pairs); i += 2 {
-		k, ok := pairs[i].(string)
-		if !ok {
-			return nil, fmt.Errorf("dict key %v is not a string", pairs[i])
-		}
-		m[k] = pairs[i+1]
-	}
-	return m, nil
 }

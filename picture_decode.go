@@ -1,0 +1,328 @@
+package pictures
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// decodeStored is the fast path of Picture.Scan: a decoder of exactly the
+// JSON that Value writes (any spacing, any key order). It reports false for
+// anything else (escaped strings, unknown keys, other types), and Scan then
+// uses encoding/json, so it never decides what is valid: FuzzPictureScan
+// checks that both always agree. Pages decode a Picture per row; this is
+// several times faster than encoding/json.
+func decodeStored(b []byte, s *stored) bool {
+	d := decoder{b: b}
+	if !d.consume('{') {
+		return false
+	}
+	if d.consume('}') {
+		return d.end()
+	}
+	for {
+		key, ok := d.str()
+		if !ok || !d.consume(':') {
+			return false
+		}
+		switch key {
+		case "field":
+			s.Field, ok = d.strValue()
+		case "key":
+			s.Key, ok = d.strValue()
+		case "version":
+			s.Version, ok = d.strValue()
+		case "preview":
+			s.Preview, ok = d.strValue()
+		case "width":
+			s.Width, ok = d.int()
+		case "height":
+			s.Height, ok = d.int()
+		case "focus":
+			ok = d.focus(s)
+		case "variants":
+			ok = d.variants(s)
+		default:
+			return false
+		}
+		if !ok {
+			return false
+		}
+		if d.consume(',') {
+			continue
+		}
+		return d.consume('}') && d.end()
+	}
+}
+
+type decoder struct {
+	b []byte
+	i int
+}
+
+func (d *decoder) space() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+func (d *decoder) consume(c byte) bool {
+	d.space()
+	if d.i < len(d.b) && d.b[d.i] == c {
+		d.i++
+		return true
+	}
+	return false
+}
+
+func (d *decoder) end() bool {
+	d.space()
+	return d.i == len(d.b)
+}
+
+// str reads a string without escapes, control characters or invalid UTF-8
+// (others are left to encoding/json).
+func (d *decoder) str() (string, bool) {
+	if !d.consume('"') {
+		return "", false
+	}
+	start := d.i
+	ascii := true
+	for d.i < len(d.b) {
+		switch c := d.b[d.i]; {
+		case c == '"':
+			raw := d.b[start:d.i]
+			d.i++
+			if !ascii && !utf8.Valid(raw) {
+				return "", false
+			}
+			return internString(raw), true
+		case c == '\\' || c < 0x20:
+			return "", false
+		case c >= 0x80:
+			ascii = false
+		}
+		d.i++
+	}
+	return "", false
+}
+
+// internString avoids allocating for the few strings that repeat in every
+// picture.
+func internString(b []byte) string {
+	switch string(b) {
+	case "":
+		return ""
+	case "AVIF":
+		return "AVIF"
+	case "JPEG":
+		return "JPEG"
+	case "PNG":
+		return "PNG"
+	case "1/1":
+		return "1/1"
+	case "4/5":
+		return "4/5"
+	case "16/9":
+		return "16/9"
+	case "3/2":
+		return "3/2"
+	}
+	return string(b)
+}
+
+func (d *decoder) strValue() (string, bool) { return d.str() }
+
+// number returns the bytes of a JSON number.
+func (d *decoder) number() []byte {
+	d.space()
+	start := d.i
+	for d.i < len(d.b) {
+		switch c := d.b[d.i]; {
+		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E':
+			d.i++
+		default:
+			return d.b[start:d.i]
+		}
+	}
+	return d.b[start:d.i]
+}
+
+func (d *decoder) int() (int, bool) {
+	n := d.number()
+	// Plain integers only, as JSON writes them: -?(0|[1-9][0-9]*).
+	digits := n
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 15 || (digits[0] == '0' && len(digits) > 1) {
+		return 0, false
+	}
+	v := 0
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int(c-'0')
+	}
+	if n[0] == '-' {
+		v = -v
+	}
+	return v, true
+}
+
+func (d *decoder) float() (float64, bool) {
+	n := d.number()
+	if !jsonNumber(n) {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(string(n), 64)
+	return v, err == nil
+}
+
+// jsonNumber checks the JSON grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func jsonNumber(n []byte) bool {
+	i := 0
+	digits := func() int {
+		start := i
+		for i < len(n) && n[i] >= '0' && n[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	if i < len(n) && n[i] == '-' {
+		i++
+	}
+	if i < len(n) && n[i] == '0' {
+		i++
+	} else if i < len(n) && n[i] >= '1' && n[i] <= '9' {
+		digits()
+	} else {
+		return false
+	}
+	if i < len(n) && n[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(n) && (n[i] == 'e' || n[i] == 'E') {
+		i++
+		if i < len(n) && (n[i] == '+' || n[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(n)
+}
+
+func (d *decoder) focus(s *stored) bool {
+	if !d.consume('{') {
+		return false
+	}
+	f := &FocalPoint{}
+	if !d.consume('}') {
+		for {
+			key, ok := d.str()
+			if !ok || !d.consume(':') {
+				return false
+			}
+			switch key {
+			case "X":
+				f.X, ok = d.float()
+			case "Y":
+				f.Y, ok = d.float()
+			default:
+				return false
+			}
+			if !ok {
+				return false
+			}
+			if d.consume(',') {
+				continue
+			}
+			if !d.consume('}') {
+				return false
+			}
+			break
+		}
+	}
+	s.Focus = f
+	return true
+}
+
+func (d *decoder) variants(s *stored) bool {
+	if !d.consume('[') {
+		return false
+	}
+	s.Variants = make([]storedVariant, 0, 8) // a repeated key replaces, as in encoding/json
+	if d.consume(']') {
+		return true
+	}
+	for {
+		var v storedVariant
+		if !d.consume('{') {
+			return false
+		}
+		if !d.consume('}') {
+			for {
+				key, ok := d.str()
+				if !ok || !d.consume(':') {
+					return false
+				}
+				switch key {
+				case "ratio":
+					v.Ratio, ok = d.strValue()
+				case "type":
+					v.Type, ok = d.strValue()
+				case "widths":
+					v.Widths, ok = d.ints()
+				default:
+					return false
+				}
+				if !ok {
+					return false
+				}
+				if d.consume(',') {
+					continue
+				}
+				if !d.consume('}') {
+					return false
+				}
+				break
+			}
+		}
+		s.Variants = append(s.Variants, v)
+		if d.consume(',') {
+			continue
+		}
+		return d.consume(']')
+	}
+}
+
+func (d *decoder) ints() ([]int, bool) {
+	if !d.consume('[') {
+		return nil, false
+	}
+	out := make([]int, 0, 8)
+	if d.consume(']') {
+		return out, true
+	}
+	for {
+		n, ok := d.int()
+		if !ok {
+			return nil, false
+		}
+		out = append(out, n)
+		if d.consume(',') {
+			continue
+		}
+		return out, d.consume(']')
+	}
+}
