@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"image"
-	"image/color"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopictures/pictures"
+	"github.com/gopictures/pictures/internal/imagetest"
 	"github.com/gopictures/pictures/storage"
 )
 
@@ -123,7 +123,7 @@ func TestHostileCorpus(t *testing.T) {
 					img := decodeVariant(t, key, get(t, store, key))
 					assert.Equal(t, image.Rect(0, 0, w, r.Height(w, p.Width, p.Height)), img.Bounds(), key)
 					if strings.HasPrefix(name, "orientation-") || strings.HasSuffix(name, ".avif") && name != "photo.avif" {
-						assertUpright(t, key, img)
+						assert.NoError(t, imagetest.Upright(img), key)
 					}
 				}
 			}
@@ -131,18 +131,4 @@ func TestHostileCorpus(t *testing.T) {
 			assert.Equal(t, before, store.Len(), "Delete removes everything")
 		})
 	}
-}
-
-// assertUpright checks the quadrant test picture's corners: red top left,
-// white bottom right (for crops of the original ratio and 1/1 alike).
-func assertUpright(t *testing.T, key string, img image.Image) {
-	t.Helper()
-	b := img.Bounds()
-	at := func(fx, fy float64) color.RGBA {
-		r, g, bl, _ := img.At(b.Min.X+int(fx*float64(b.Dx())), b.Min.Y+int(fy*float64(b.Dy()))).RGBA()
-		return color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8), 255}
-	}
-	tl, br := at(0.1, 0.15), at(0.9, 0.85)
-	assert.True(t, tl.R > 170 && tl.G < 100 && tl.B < 100, "%s: top left is %v, want red", key, tl)
-	assert.True(t, br.R > 170 && br.G > 170 && br.B > 170, "%s: bottom right is %v, want white", key, br)
 }

@@ -3,10 +3,10 @@ package pictures_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	"image/jpeg"
 	"image/png"
 	"io"
@@ -24,6 +24,7 @@ import (
 	"golang.org/x/image/draw"
 
 	"github.com/gopictures/pictures"
+	"github.com/gopictures/pictures/internal/imagetest"
 	"github.com/gopictures/pictures/processor"
 	"github.com/gopictures/pictures/processor/pipeline"
 	"github.com/gopictures/pictures/storage"
@@ -229,57 +230,13 @@ func TestSaveProcessesRealPhoto(t *testing.T) {
 	assert.Empty(t, keys)
 }
 
-// quadrantJPEG is an upright w x h image with red, green / blue, white
-// quadrants, stored rotated and tagged with EXIF orientation o.
+// quadrantJPEG is imagetest.Quadrants(w, h) stored as a camera in EXIF
+// orientation o stores it, tagged with o.
 func quadrantJPEG(t *testing.T, w, h, o int) []byte {
 	t.Helper()
-	up := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			c := color.RGBA{255, 0, 0, 255}
-			switch {
-			case x >= w/2 && y < h/2:
-				c = color.RGBA{0, 255, 0, 255}
-			case x < w/2 && y >= h/2:
-				c = color.RGBA{0, 0, 255, 255}
-			case x >= w/2 && y >= h/2:
-				c = color.RGBA{255, 255, 255, 255}
-			}
-			up.SetRGBA(x, y, c)
-		}
-	}
-	// Store it the way a camera held in orientation o would.
-	stored := up
-	sw, sh := w, h
-	if o >= 5 {
-		sw, sh = h, w
-	}
-	stored = image.NewRGBA(image.Rect(0, 0, sw, sh))
-	for y := range h {
-		for x := range w {
-			var sx, sy int
-			switch o {
-			case 1:
-				sx, sy = x, y
-			case 6: // displayed = stored turned 90° clockwise
-				sx, sy = y, sh-1-x
-			case 8:
-				sx, sy = sw-1-y, x
-			case 3:
-				sx, sy = sw-1-x, sh-1-y
-			default:
-				t.Fatalf("orientation %d not generated here", o)
-			}
-			stored.Set(sx, sy, up.At(x, y))
-		}
-	}
 	var buf bytes.Buffer
-	require.NoError(t, jpeg.Encode(&buf, stored, &jpeg.Options{Quality: 95}))
-	tiff := []byte("MM\x00*\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00")
-	tiff[19] = byte(o) // the SHORT value, big-endian
-	seg := append([]byte("Exif\x00\x00"), tiff...)
-	out := append([]byte{0xFF, 0xD8, 0xFF, 0xE1, byte((len(seg) + 2) >> 8), byte(len(seg) + 2)}, seg...)
-	return append(out, buf.Bytes()[2:]...)
+	require.NoError(t, jpeg.Encode(&buf, imagetest.Stored(imagetest.Quadrants(w, h), o), &jpeg.Options{Quality: 95}))
+	return imagetest.WithJPEGEXIF(buf.Bytes(), imagetest.TIFFOrientation(o, binary.BigEndian))
 }
 
 func TestSaveAppliesOrientation(t *testing.T) {
@@ -291,15 +248,7 @@ func TestSaveAppliesOrientation(t *testing.T) {
 		done := h.wait(t)
 		for _, key := range done.Keys() {
 			img := decodeVariant(t, key, get(t, h.store, key))
-			b := img.Bounds()
-			corner := func(fx, fy float64) color.RGBA {
-				r, g, bl, _ := img.At(int(fx*float64(b.Dx())), int(fy*float64(b.Dy()))).RGBA()
-				return color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8), 255}
-			}
-			isRed := func(c color.RGBA) bool { return c.R > 180 && c.G < 90 && c.B < 90 }
-			isWhite := func(c color.RGBA) bool { return c.R > 180 && c.G > 180 && c.B > 180 }
-			assert.True(t, isRed(corner(0.1, 0.1)), "orientation %d, %s: top left is %v, want red", o, key, corner(0.1, 0.1))
-			assert.True(t, isWhite(corner(0.9, 0.9)), "orientation %d, %s: bottom right is %v, want white", o, key, corner(0.9, 0.9))
+			assert.NoError(t, imagetest.Upright(img), "orientation %d, %s", o, key)
 		}
 	}
 }

@@ -13,45 +13,58 @@ import (
 // several times faster than encoding/json.
 func decodeStored(b []byte, s *stored) bool {
 	d := decoder{b: b}
-	if !d.consume('{') {
-		return false
-	}
-	if d.consume('}') {
-		return d.end()
-	}
-	for {
-		key, ok := d.str()
-		if !ok || !d.consume(':') {
-			return false
-		}
+	return d.object(func(key string) (ok bool) {
 		switch key {
 		case "field":
-			s.Field, ok = d.strValue()
+			s.Field, ok = d.str()
 		case "key":
-			s.Key, ok = d.strValue()
+			s.Key, ok = d.str()
 		case "version":
-			s.Version, ok = d.strValue()
+			s.Version, ok = d.str()
 		case "preview":
-			s.Preview, ok = d.strValue()
+			s.Preview, ok = d.str()
 		case "width":
 			s.Width, ok = d.int()
 		case "height":
 			s.Height, ok = d.int()
 		case "focus":
-			ok = d.focus(s)
+			f := &FocalPoint{}
+			ok = d.object(func(key string) (ok bool) {
+				switch key {
+				case "X":
+					f.X, ok = d.float()
+				case "Y":
+					f.Y, ok = d.float()
+				}
+				return ok
+			})
+			s.Focus = f
 		case "variants":
-			ok = d.variants(s)
-		default:
-			return false
+			s.Variants = make([]storedVariant, 0, 8) // a repeated key replaces, as in encoding/json
+			ok = d.array(func() bool {
+				var v storedVariant
+				ok := d.object(func(key string) (ok bool) {
+					switch key {
+					case "ratio":
+						v.Ratio, ok = d.str()
+					case "type":
+						v.Type, ok = d.str()
+					case "widths":
+						v.Widths = make([]int, 0, 8)
+						ok = d.array(func() bool {
+							n, ok := d.int()
+							v.Widths = append(v.Widths, n)
+							return ok
+						})
+					}
+					return ok
+				})
+				s.Variants = append(s.Variants, v)
+				return ok
+			})
 		}
-		if !ok {
-			return false
-		}
-		if d.consume(',') {
-			continue
-		}
-		return d.consume('}') && d.end()
-	}
+		return ok // unknown keys are left to encoding/json
+	}) && d.end()
 }
 
 type decoder struct {
@@ -135,7 +148,6 @@ func internString(b []byte) string {
 	return string(b)
 }
 
-func (d *decoder) strValue() (string, bool) { return d.str() }
 
 // number returns the bytes of a JSON number.
 func (d *decoder) number() []byte {
@@ -222,107 +234,40 @@ func jsonNumber(n []byte) bool {
 	return i == len(n)
 }
 
-func (d *decoder) focus(s *stored) bool {
+// object reads a JSON object, calling field with each key, the decoder
+// at its value; field reports whether it read the value.
+func (d *decoder) object(field func(key string) bool) bool {
 	if !d.consume('{') {
 		return false
 	}
-	f := &FocalPoint{}
-	if !d.consume('}') {
-		for {
-			key, ok := d.str()
-			if !ok || !d.consume(':') {
-				return false
-			}
-			switch key {
-			case "X":
-				f.X, ok = d.float()
-			case "Y":
-				f.Y, ok = d.float()
-			default:
-				return false
-			}
-			if !ok {
-				return false
-			}
-			if d.consume(',') {
-				continue
-			}
-			if !d.consume('}') {
-				return false
-			}
-			break
+	if d.consume('}') {
+		return true
+	}
+	for {
+		key, ok := d.str()
+		if !ok || !d.consume(':') || !field(key) {
+			return false
+		}
+		if !d.consume(',') {
+			return d.consume('}')
 		}
 	}
-	s.Focus = f
-	return true
 }
 
-func (d *decoder) variants(s *stored) bool {
+// array reads a JSON array, calling elem at each element.
+func (d *decoder) array(elem func() bool) bool {
 	if !d.consume('[') {
 		return false
 	}
-	s.Variants = make([]storedVariant, 0, 8) // a repeated key replaces, as in encoding/json
 	if d.consume(']') {
 		return true
 	}
 	for {
-		var v storedVariant
-		if !d.consume('{') {
+		if !elem() {
 			return false
 		}
-		if !d.consume('}') {
-			for {
-				key, ok := d.str()
-				if !ok || !d.consume(':') {
-					return false
-				}
-				switch key {
-				case "ratio":
-					v.Ratio, ok = d.strValue()
-				case "type":
-					v.Type, ok = d.strValue()
-				case "widths":
-					v.Widths, ok = d.ints()
-				default:
-					return false
-				}
-				if !ok {
-					return false
-				}
-				if d.consume(',') {
-					continue
-				}
-				if !d.consume('}') {
-					return false
-				}
-				break
-			}
+		if !d.consume(',') {
+			return d.consume(']')
 		}
-		s.Variants = append(s.Variants, v)
-		if d.consume(',') {
-			continue
-		}
-		return d.consume(']')
-	}
-}
-
-func (d *decoder) ints() ([]int, bool) {
-	if !d.consume('[') {
-		return nil, false
-	}
-	out := make([]int, 0, 8)
-	if d.consume(']') {
-		return out, true
-	}
-	for {
-		n, ok := d.int()
-		if !ok {
-			return nil, false
-		}
-		out = append(out, n)
-		if d.consume(',') {
-			continue
-		}
-		return out, d.consume(']')
 	}
 }

@@ -540,18 +540,13 @@ func (s *Server) newPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit := s.maxUpload(s.post)
-	r.Body = http.MaxBytesReader(w, r.Body, limit+64<<10)
 	form := page{Title: "New post", Form: url.Values{}}
 	refuse := func(msg string) {
 		form.Error = msg
 		s.render(w, r, http.StatusUnprocessableEntity, "new", form)
 	}
-	if err := r.ParseMultipartForm(1 << 20); err != nil {
-		if msg := uploadError(err, limit); msg != "" {
-			refuse(msg)
-			return
-		}
-		refuse("The upload did not arrive whole. Please try again.")
+	if msg := parseUpload(w, r, limit); msg != "" {
+		refuse(msg)
 		return
 	}
 	defer r.MultipartForm.RemoveAll()
@@ -589,6 +584,20 @@ func (s *Server) newPost(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/p/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
 }
 
+// parseUpload reads a multipart form whose file may be limit bytes (and
+// its other fields 64 KB more), keeping at most 1 MB in memory. It returns
+// a message for the form if the request is refused.
+func parseUpload(w http.ResponseWriter, r *http.Request, limit int64) string {
+	r.Body = http.MaxBytesReader(w, r.Body, limit+64<<10)
+	if err := r.ParseMultipartForm(1 << 20); err != nil {
+		if msg := uploadError(err, limit); msg != "" {
+			return msg
+		}
+		return "The upload did not arrive whole. Please try again."
+	}
+	return ""
+}
+
 // maxUpload is the field's byte limit.
 func (s *Server) maxUpload(f *pictures.PictureField) int64 {
 	if f.MaxBytes > 0 {
@@ -611,18 +620,13 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit := s.maxUpload(s.avatar)
-	r.Body = http.MaxBytesReader(w, r.Body, limit+64<<10)
 	form := page{Title: "Edit profile", Form: url.Values{}}
 	refuse := func(msg string) {
 		form.Error = msg
 		s.render(w, r, http.StatusUnprocessableEntity, "settings", form)
 	}
-	if err := r.ParseMultipartForm(1 << 20); err != nil {
-		if msg := uploadError(err, limit); msg != "" {
-			refuse(msg)
-			return
-		}
-		refuse("The upload did not arrive whole. Please try again.")
+	if msg := parseUpload(w, r, limit); msg != "" {
+		refuse(msg)
 		return
 	}
 	defer r.MultipartForm.RemoveAll()

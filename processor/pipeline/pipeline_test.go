@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bytes"
 	"encoding/binary"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -15,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/image/draw"
+
+	"github.com/gopictures/pictures/internal/imagetest"
 )
 
 func TestSniff(t *testing.T) {
@@ -50,75 +51,6 @@ func TestSniff(t *testing.T) {
 	assert.ErrorIs(t, err, ErrUnsupported)
 }
 
-// quadrants is an upright test image: red, green / blue, white quadrants,
-// so a wrong rotation or mirror is obvious.
-func quadrants(w, h int) *image.RGBA {
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			c := color.RGBA{255, 0, 0, 255}
-			switch {
-			case x >= w/2 && y < h/2:
-				c = color.RGBA{0, 255, 0, 255}
-			case x < w/2 && y >= h/2:
-				c = color.RGBA{0, 0, 255, 255}
-			case x >= w/2 && y >= h/2:
-				c = color.RGBA{255, 255, 255, 255}
-			}
-			img.SetRGBA(x, y, c)
-		}
-	}
-	return img
-}
-
-// inverse gives the orientation that undoes o.
-func inverse(o int) int {
-	switch o {
-	case 6:
-		return 8
-	case 8:
-		return 6
-	}
-	return o
-}
-
-func tiffOrientation(o int, bo binary.ByteOrder) []byte {
-	var b bytes.Buffer
-	if bo == binary.LittleEndian {
-		b.WriteString("II*\x00")
-	} else {
-		b.WriteString("MM\x00*")
-	}
-	binary.Write(&b, bo, uint32(8))
-	binary.Write(&b, bo, uint16(2)) // two entries
-	// an unrelated tag first
-	binary.Write(&b, bo, []uint16{0x010F, 2})
-	binary.Write(&b, bo, []uint32{4, 0})
-	binary.Write(&b, bo, []uint16{0x0112, 3})
-	binary.Write(&b, bo, uint32(1))
-	binary.Write(&b, bo, []uint16{uint16(o), 0})
-	binary.Write(&b, bo, uint32(0))
-	return b.Bytes()
-}
-
-// withJPEGEXIF inserts an Exif APP1 segment after the SOI marker.
-func withJPEGEXIF(jpg, tiff []byte) []byte {
-	seg := append([]byte("Exif\x00\x00"), tiff...)
-	app1 := []byte{0xFF, 0xE1, byte((len(seg) + 2) >> 8), byte(len(seg) + 2)}
-	return append(append(append([]byte{}, jpg[:2]...), append(app1, seg...)...), jpg[2:]...)
-}
-
-// withPNGChunk inserts a chunk after IHDR.
-func withPNGChunk(p []byte, typ string, data []byte) []byte {
-	var c bytes.Buffer
-	binary.Write(&c, binary.BigEndian, uint32(len(data)))
-	c.WriteString(typ)
-	c.Write(data)
-	binary.Write(&c, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
-	ihdrEnd := 8 + 12 + 13
-	return append(append(append([]byte{}, p[:ihdrEnd]...), c.Bytes()...), p[ihdrEnd:]...)
-}
-
 func assertQuadrants(t *testing.T, img *image.RGBA, w, h int) {
 	t.Helper()
 	require.Equal(t, image.Rect(0, 0, w, h), img.Bounds())
@@ -142,13 +74,13 @@ func assertQuadrants(t *testing.T, img *image.RGBA, w, h int) {
 
 func TestOrientationJPEGAndPNG(t *testing.T) {
 	const w, h = 64, 40
-	upright := quadrants(w, h)
+	upright := imagetest.Quadrants(w, h)
 	for o := 1; o <= 8; o++ {
-		stored := orient(upright, inverse(o))
+		stored := imagetest.Stored(upright, o)
 		for _, bo := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
 			var j bytes.Buffer
 			require.NoError(t, jpeg.Encode(&j, stored, &jpeg.Options{Quality: 95}))
-			data := withJPEGEXIF(j.Bytes(), tiffOrientation(o, bo))
+			data := imagetest.WithJPEGEXIF(j.Bytes(), imagetest.TIFFOrientation(o, bo))
 			info, err := Inspect(data)
 			require.NoError(t, err)
 			assert.Equal(t, o, info.Orientation)
@@ -160,7 +92,7 @@ func TestOrientationJPEGAndPNG(t *testing.T) {
 
 			var p bytes.Buffer
 			require.NoError(t, png.Encode(&p, stored))
-			data = withPNGChunk(p.Bytes(), "eXIf", tiffOrientation(o, bo))
+			data = imagetest.WithPNGChunk(p.Bytes(), "eXIf", imagetest.TIFFOrientation(o, bo))
 			info, err = Inspect(data)
 			require.NoError(t, err)
 			assert.Equal(t, o, info.Orientation, "PNG eXIf")
@@ -172,15 +104,15 @@ func TestOrientationJPEGAndPNG(t *testing.T) {
 }
 
 func TestEXIFOrientationMalformed(t *testing.T) {
-	good := tiffOrientation(6, binary.BigEndian)
+	good := imagetest.TIFFOrientation(6, binary.BigEndian)
 	for name, tiff := range map[string][]byte{
 		"empty":         nil,
 		"short":         good[:6],
 		"bad magic":     append([]byte("XX"), good[2:]...),
 		"offset beyond": append(append([]byte{}, good[:4]...), 0xFF, 0xFF, 0xFF, 0xF0),
 		"truncated ifd": good[:14],
-		"value 9":       tiffOrientation(9, binary.BigEndian),
-		"value 0":       tiffOrientation(0, binary.BigEndian),
+		"value 9":       imagetest.TIFFOrientation(9, binary.BigEndian),
+		"value 0":       imagetest.TIFFOrientation(0, binary.BigEndian),
 	} {
 		assert.Equal(t, 1, exifOrientation(tiff), name)
 	}

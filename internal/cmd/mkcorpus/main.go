@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/color/palette"
@@ -26,6 +25,8 @@ import (
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
+
+	"github.com/gopictures/pictures/internal/imagetest"
 )
 
 var dir string
@@ -61,14 +62,14 @@ func main() {
 	write("polyglot.jpg", append(bytes.Clone(jpg), zipWith("payload.txt", "not a picture")...))
 
 	for o := 1; o <= 8; o++ {
-		stored := storeOriented(quadrants(60, 40), o)
-		write(fmt.Sprintf("orientation-%d.jpg", o), withEXIF(encodeJPEG(stored, 92), tiffOrientation(o)))
+		stored := imagetest.Stored(imagetest.Quadrants(60, 40), o)
+		write(fmt.Sprintf("orientation-%d.jpg", o), imagetest.WithJPEGEXIF(encodeJPEG(stored, 92), imagetest.TIFFOrientation(o, binary.BigEndian)))
 	}
-	write("orientation-6.png", withPNGChunk(encodePNG(storeOriented(quadrants(60, 40), 6)), "eXIf", tiffOrientation(6)))
-	write("huge-exif.jpg", withEXIF(encodeJPEG(photo, 80), hugeTIFF()))
-	malformed := tiffOrientation(6)
+	write("orientation-6.png", imagetest.WithPNGChunk(encodePNG(imagetest.Stored(imagetest.Quadrants(60, 40), 6)), "eXIf", imagetest.TIFFOrientation(6, binary.BigEndian)))
+	write("huge-exif.jpg", imagetest.WithJPEGEXIF(encodeJPEG(photo, 80), hugeTIFF()))
+	malformed := imagetest.TIFFOrientation(6, binary.BigEndian)
 	binary.BigEndian.PutUint32(malformed[4:], 0x7FFFFFF0) // IFD offset far beyond the data
-	write("bad-exif.jpg", withEXIF(encodeJPEG(photo, 80), malformed))
+	write("bad-exif.jpg", imagetest.WithJPEGEXIF(encodeJPEG(photo, 80), malformed))
 
 	gray := image.NewGray(photo.Bounds())
 	rgba16 := image.NewNRGBA64(photo.Bounds())
@@ -140,7 +141,7 @@ func main() {
 	alphaPNG := filepath.Join(tmp, "alpha.png")
 	must(os.WriteFile(alphaPNG, encodePNG(grayAlpha), 0o644))
 	quadPNG := filepath.Join(tmp, "quad.png")
-	must(os.WriteFile(quadPNG, encodePNG(storeOriented(quadrants(60, 40), 6)), 0o644))
+	must(os.WriteFile(quadPNG, encodePNG(imagetest.Stored(imagetest.Quadrants(60, 40), 6)), 0o644))
 	run("convert", src, "-colorspace", "CMYK", "-quality", "90", filepath.Join(dir, "cmyk.jpg"))
 	run("convert", src, "-interlace", "Plane", "-quality", "85", filepath.Join(dir, "progressive.jpg"))
 	run("jpegtran", "-arithmetic", "-outfile", filepath.Join(dir, "arithmetic.jpg"), src)
@@ -149,7 +150,7 @@ func main() {
 	run("gif2webp", "-quiet", filepath.Join(dir, "animated.gif"), "-o", filepath.Join(dir, "animated.webp"))
 	quadWebP := filepath.Join(tmp, "quad.webp")
 	exif := filepath.Join(tmp, "exif.bin")
-	must(os.WriteFile(exif, tiffOrientation(6), 0o644))
+	must(os.WriteFile(exif, imagetest.TIFFOrientation(6, binary.BigEndian), 0o644))
 	run("cwebp", "-quiet", "-q", "95", quadPNG, "-o", quadWebP)
 	run("webpmux", "-set", "exif", exif, quadWebP, "-o", filepath.Join(dir, "orientation-6.webp"))
 	avifenc := func(args ...string) {
@@ -158,9 +159,9 @@ func main() {
 	avifenc("-y", "420", srcPNG, filepath.Join(dir, "photo.avif"))
 	// Stored as EXIF orientation 8 would (upright once turned a quarter
 	// anticlockwise), with irot 1, a quarter anticlockwise.
-	avifenc("-y", "444", "--irot", "1", encodeFile(tmp, "quad8.png", storeOriented(quadrants(60, 40), 8)), filepath.Join(dir, "irot-90.avif"))
+	avifenc("-y", "444", "--irot", "1", encodeFile(tmp, "quad8.png", imagetest.Stored(imagetest.Quadrants(60, 40), 8)), filepath.Join(dir, "irot-90.avif"))
 	// Stored upside down, with imir mode 0 (top and bottom exchanged).
-	avifenc("-y", "444", "--imir", "0", encodeFile(tmp, "flipped.png", storeOriented(quadrants(60, 40), 4)), filepath.Join(dir, "imir-0.avif"))
+	avifenc("-y", "444", "--imir", "0", encodeFile(tmp, "flipped.png", imagetest.Stored(imagetest.Quadrants(60, 40), 4)), filepath.Join(dir, "imir-0.avif"))
 }
 
 func encodeFile(tmp, name string, img image.Image) string {
@@ -198,63 +199,6 @@ func scene(w, h int) *image.RGBA {
 	return img
 }
 
-// quadrants: red, green / blue, white.
-func quadrants(w, h int) *image.RGBA {
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			c := color.RGBA{255, 0, 0, 255}
-			switch {
-			case x >= w/2 && y < h/2:
-				c = color.RGBA{0, 255, 0, 255}
-			case x < w/2 && y >= h/2:
-				c = color.RGBA{0, 0, 255, 255}
-			case x >= w/2 && y >= h/2:
-				c = color.RGBA{255, 255, 255, 255}
-			}
-			img.SetRGBA(x, y, c)
-		}
-	}
-	return img
-}
-
-// storeOriented returns how a camera in EXIF orientation o stores the
-// upright image up: applying o to the result gives up back.
-func storeOriented(up *image.RGBA, o int) *image.RGBA {
-	w, h := up.Rect.Dx(), up.Rect.Dy()
-	sw, sh := w, h
-	if o >= 5 {
-		sw, sh = h, w
-	}
-	st := image.NewRGBA(image.Rect(0, 0, sw, sh))
-	for sy := range sh {
-		for sx := range sw {
-			// Where stored pixel (sx, sy) is displayed.
-			var dx, dy int
-			switch o {
-			case 1:
-				dx, dy = sx, sy
-			case 2:
-				dx, dy = sw-1-sx, sy
-			case 3:
-				dx, dy = sw-1-sx, sh-1-sy
-			case 4:
-				dx, dy = sx, sh-1-sy
-			case 5:
-				dx, dy = sy, sx
-			case 6:
-				dx, dy = sh-1-sy, sx
-			case 7:
-				dx, dy = sh-1-sy, sw-1-sx
-			case 8:
-				dx, dy = sy, sw-1-sx
-			}
-			st.SetRGBA(sx, sy, up.RGBAAt(dx, dy))
-		}
-	}
-	return st
-}
-
 func encodeJPEG(img image.Image, q int) []byte {
 	var b bytes.Buffer
 	must(jpeg.Encode(&b, img, &jpeg.Options{Quality: q}))
@@ -267,41 +211,11 @@ func encodePNG(img image.Image) []byte {
 	return b.Bytes()
 }
 
-func tiffOrientation(o int) []byte {
-	t := []byte("MM\x00*\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00")
-	t[19] = byte(o) // the SHORT value, big-endian
-	return t
-}
-
 // hugeTIFF is an EXIF block near the 64 KB segment limit: orientation 1
 // and a long maker note of filler.
 func hugeTIFF() []byte {
-	t := tiffOrientation(1)
+	t := imagetest.TIFFOrientation(1, binary.BigEndian)
 	return append(t, bytes.Repeat([]byte("MakerNote filler "), 3800)...)
-}
-
-func withEXIF(jpg, tiff []byte) []byte {
-	seg := append([]byte("Exif\x00\x00"), tiff...)
-	if len(seg)+2 > 0xFFFF {
-		log.Fatalf("EXIF segment of %d bytes is too long", len(seg))
-	}
-	out := []byte{0xFF, 0xD8, 0xFF, 0xE1, byte((len(seg) + 2) >> 8), byte(len(seg) + 2)}
-	out = append(out, seg...)
-	return append(out, jpg[2:]...)
-}
-
-func withPNGChunk(p []byte, typ string, data []byte) []byte {
-	ihdrEnd := 8 + 12 + 13
-	return append(append(bytes.Clone(p[:ihdrEnd]), chunk(typ, data)...), p[ihdrEnd:]...)
-}
-
-func chunk(typ string, data []byte) []byte {
-	var c bytes.Buffer
-	binary.Write(&c, binary.BigEndian, uint32(len(data)))
-	c.WriteString(typ)
-	c.Write(data)
-	binary.Write(&c, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
-	return c.Bytes()
 }
 
 // pngHeaderOnly is a PNG whose IHDR claims w x h pixels, with a tiny IDAT.
@@ -310,9 +224,9 @@ func pngHeaderOnly(w, h uint32) []byte {
 	binary.Write(&ihdr, binary.BigEndian, []uint32{w, h})
 	ihdr.Write([]byte{8, 2, 0, 0, 0}) // 8-bit RGB
 	out := []byte("\x89PNG\r\n\x1a\n")
-	out = append(out, chunk("IHDR", ihdr.Bytes())...)
-	out = append(out, chunk("IDAT", []byte{0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01})...)
-	return append(out, chunk("IEND", nil)...)
+	out = append(out, imagetest.PNGChunk("IHDR", ihdr.Bytes())...)
+	out = append(out, imagetest.PNGChunk("IDAT", []byte{0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01})...)
+	return append(out, imagetest.PNGChunk("IEND", nil)...)
 }
 
 // jpegWithSize rewrites the frame header of a baseline JPEG to claim w x h.
