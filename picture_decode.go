@@ -148,7 +148,6 @@ func internString(b []byte) string {
 	return string(b)
 }
 
-
 // number returns the bytes of a JSON number.
 func (d *decoder) number() []byte {
 	d.space()
