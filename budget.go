@@ -5,23 +5,26 @@ import (
 	"sync"
 )
 
-// DefaultPixelBudget is the initial process-wide budget of decoded pixels.
-const DefaultPixelBudget = 64_000_000
+// DefaultPixelBudget is the initial process-wide budget of decoded pixels:
+// two and a half 12-megapixel photos at once.
+const DefaultPixelBudget = 32_000_000
 
-// The pixel budget bounds the memory of decoded images across the process:
-// every decode (of an upload being checked, or of an original being
-// processed) first reserves its width x height in pixels, and waits while
-// the budget is spent. A single image larger than the whole budget waits
-// for all others to finish, then runs alone.
+// The pixel budget bounds the memory of the uploads being checked across
+// the process: every decode in Save first reserves its width x height in
+// pixels, and waits while the budget is spent. A single image larger than
+// the whole budget waits for all others to finish, then runs alone. Jobs
+// are not counted: their Processor bounds them (a processor.Pool runs
+// GOMAXPROCS at once by default).
 var pixels = struct {
 	sync.Mutex
 	budget, used int
 	changed      chan struct{} // closed and replaced whenever used drops
 }{budget: DefaultPixelBudget, changed: make(chan struct{})}
 
-// SetPixelBudget sets the process-wide budget of decoded pixels (each costs
-// 4 bytes, plus a third for resizing). The default, DefaultPixelBudget, is
-// about 256 MB of decoded images at once.
+// SetPixelBudget sets the process-wide budget of decoded pixels. Each
+// costs about 7 bytes while an image is decoded (the decoder's own buffer,
+// the 4-byte RGBA image, the pyramid that resizing builds); the default,
+// DefaultPixelBudget, is about 220 MB of decoding at once.
 func SetPixelBudget(n int) {
 	pixels.Lock()
 	defer pixels.Unlock()

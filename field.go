@@ -97,9 +97,9 @@ type PictureField struct {
 	MaxPixels int
 
 	// Encoding sets the quality and speed of each output format; zero
-	// fields mean pipeline's defaults (AVIF quality 60 at speed 8, JPEG
-	// quality 82). Changing it marks existing variants stale (see
-	// Reconcile).
+	// fields mean pipeline's defaults (AVIF quality 60, speed 9, or 6 for
+	// variants up to 640 px wide; JPEG quality 82). Changing it marks
+	// existing variants stale (see Reconcile).
 	Encoding pipeline.Options
 
 	// Storage holds originals and variants and gives their URLs. Defaults to

@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -167,13 +168,13 @@ func (f *PictureField) Fingerprint() string { return fingerprint(f.Encoding) }
 
 // pipelineVersion changes whenever the pipeline's output changes in a way
 // that should regenerate existing variants (resampling, colour handling).
-const pipelineVersion = "1"
+const pipelineVersion = "2"
 
 // fingerprint identifies the encoder settings variants are made with.
 func fingerprint(o pipeline.Options) string {
 	o = o.WithDefaults()
-	sum := sha256.Sum256(fmt.Appendf(nil, "pipeline=%s avif.q=%d avif.speed=%d avif.chroma=420 jpeg.q=%d",
-		pipelineVersion, o.AVIFQuality, o.AVIFSpeed, o.JPEGQuality))
+	sum := sha256.Sum256(fmt.Appendf(nil, "pipeline=%s avif.q=%d avif.speed=%d avif.small=%d/%d avif.chroma=420 jpeg.q=%d",
+		pipelineVersion, o.AVIFQuality, o.AVIFSpeed, o.AVIFSmallSpeed, pipeline.SmallWidth, o.JPEGQuality))
 	return hex.EncodeToString(sum[:6])
 }
 
@@ -321,16 +322,14 @@ func (c *compiled) generate(ctx context.Context, p *Picture, plan []VariantSet, 
 	if err != nil {
 		return processor.Permanent(fmt.Errorf("pictures: original %s: %w", p.Key, err))
 	}
-	release, err := acquirePixels(ctx, info.Width*info.Height)
-	if err != nil {
-		return err
-	}
-	defer release()
+	// No pixel budget here: jobs are bounded by their Processor's workers,
+	// and the budget keeps uploads (Save) from waiting behind them.
 	img, err := pipeline.Decode(data, info)
 	if err != nil {
 		return processor.Permanent(fmt.Errorf("pictures: original %s: %w", p.Key, err))
 	}
 	data = nil
+	defer img.Release()
 	if b := img.Bounds(); b.Dx() != p.Width || b.Dy() != p.Height {
 		return processor.Permanent(fmt.Errorf("pictures: original %s is %dx%d upright, the Picture says %dx%d", p.Key, b.Dx(), b.Dy(), p.Width, p.Height))
 	}
@@ -366,15 +365,16 @@ func (c *compiled) generate(ctx context.Context, p *Picture, plan []VariantSet, 
 			return err
 		}
 	}
-	if err := c.encode(ctx, p, img, rest, written); err != nil {
-		return err
-	}
-	return nil
+	return c.encode(ctx, p, img, rest, written)
 }
 
 // encode resizes and encodes the given variants, per ratio from one shared
-// pyramid, largest width first, and stores each.
-func (c *compiled) encode(ctx context.Context, p *Picture, img *image.RGBA, ids []variantID, written map[variantID]bool) error {
+// pyramid, largest width first, and stores each. Resizing runs here, one
+// size after the other (each resize is itself parallel); encoding and
+// storing run on up to GOMAXPROCS goroutines, so that the next size is
+// resized while the previous ones are encoded. At most that many resized
+// images wait for an encoder, which bounds the memory.
+func (c *compiled) encode(ctx context.Context, p *Picture, img *pipeline.Image, ids []variantID, written map[variantID]bool) error {
 	byRatio := map[string][]variantID{}
 	var order []string
 	for _, id := range ids {
@@ -387,32 +387,75 @@ func (c *compiled) encode(ctx context.Context, p *Picture, img *image.RGBA, ids 
 	if p.Focus != nil {
 		focusX, focusY = p.Focus.X, p.Focus.Y
 	}
-	var buf bytes.Buffer
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
+	// An output is recycled once every format of its size is encoded.
+	refs := map[*image.RGBA]int{}
+	done := func(out *image.RGBA) {
+		mu.Lock()
+		refs[out]--
+		last := refs[out] == 0
+		mu.Unlock()
+		if last {
+			pipeline.Recycle(out)
+		}
+	}
+	store := func(id variantID, out *image.RGBA) {
+		defer func() { done(out); <-slots; wg.Done() }()
+		key := c.variantKey(p, id)
+		var buf bytes.Buffer
+		if err := pipeline.EncodeContext(ctx, &buf, id.typ, out, c.field.Encoding); err != nil {
+			cancel(fmt.Errorf("pictures: encoding %s: %w", key, err))
+			return
+		}
+		if err := c.storage.Put(ctx, key, bytes.NewReader(buf.Bytes())); err != nil {
+			cancel(fmt.Errorf("pictures: storing %s: %w", key, err))
+			return
+		}
+		mu.Lock()
+		written[id] = true
+		mu.Unlock()
+	}
 	for _, ratio := range order {
 		r, _ := ParseRatio(ratio)
 		cw, ch := r.CropSize(p.Width, p.Height)
-		crop := img.SubImage(pipeline.CropRect(p.Width, p.Height, cw, ch, focusX, focusY)).(*image.RGBA)
-		rs := pipeline.NewResizer(crop)
+		rs := pipeline.NewResizer(img.Crop(pipeline.CropRect(p.Width, p.Height, cw, ch, focusX, focusY)))
 		group := byRatio[ratio]
 		slices.SortStableFunc(group, func(a, b variantID) int { return b.width - a.width })
-		for i := 0; i < len(group); {
+		for i := 0; i < len(group) && ctx.Err() == nil; {
 			w := group[i].width
 			out := rs.Resize(w, r.Height(w, p.Width, p.Height))
-			for ; i < len(group) && group[i].width == w; i++ {
-				if err := ctx.Err(); err != nil {
-					return err
+			n := 0
+			for n < len(group)-i && group[i+n].width == w {
+				n++
+			}
+			mu.Lock()
+			refs[out] = n
+			mu.Unlock()
+			for ; n > 0; i, n = i+1, n-1 {
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
 				}
-				buf.Reset()
-				if err := pipeline.Encode(&buf, group[i].typ, out, c.field.Encoding); err != nil {
-					return fmt.Errorf("pictures: encoding %s: %w", c.variantKey(p, group[i]), err)
+				if ctx.Err() != nil {
+					for ; n > 0; n-- {
+						done(out)
+					}
+					break
 				}
-				key := c.variantKey(p, group[i])
-				if err := c.storage.Put(ctx, key, bytes.NewReader(buf.Bytes())); err != nil {
-					return fmt.Errorf("pictures: storing %s: %w", key, err)
-				}
-				written[group[i]] = true
+				wg.Add(1)
+				go store(group[i], out)
 			}
 		}
+		rs.Release()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
+		return err
 	}
 	return nil
 }

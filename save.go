@@ -173,7 +173,7 @@ func (c *compiled) upload(ctx context.Context, r io.Reader, filename string) (Pi
 	b := img.Bounds()
 	w, h = b.Dx(), b.Dy() // decoders that orient themselves know best
 	preview, err := pipeline.Preview(img)
-	img = nil
+	img.Release()
 	release()
 	if err != nil {
 		return Picture{}, fmt.Errorf("pictures: preview: %w", err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gopictures/pictures"
 	"github.com/gopictures/pictures/processor"
+	"github.com/gopictures/pictures/processor/pipeline"
 	"github.com/gopictures/pictures/storage"
 )
 
@@ -154,6 +155,14 @@ func (m *Main) Run(ctx context.Context) error {
 	go func() {
 		if err := m.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("instagram: serve", "err", err)
+		}
+	}()
+
+	// Start the AVIF encoders now, so the first upload does not wait for
+	// their set-up (a few seconds of CPU with the WebAssembly backend).
+	go func() {
+		if err := pipeline.StartAVIFWorkers(context.WithoutCancel(ctx)); err != nil {
+			log.Warn("instagram: starting the AVIF workers", "err", err)
 		}
 	}()
 

@@ -17,10 +17,12 @@ import (
 )
 
 // Decode decodes data, whose headers Inspect read as info, to an upright
-// RGBA image (premultiplied alpha, 8 bits per channel), applying the EXIF
-// orientation (or AVIF irot and imir). GIFs give their first frame. The
-// caller must have checked info's size against its pixel budget.
-func Decode(data []byte, info Info) (*image.RGBA, error) {
+// Image, applying the EXIF orientation (or AVIF irot and imir). JPEGs stay
+// in their YCbCr or grayscale planes; the other formats become
+// premultiplied 8-bit RGBA. GIFs give their first frame. The caller must
+// have checked info's size against its pixel budget, and releases the
+// Image when done (see Image.Release).
+func Decode(data []byte, info Info) (*Image, error) {
 	var img image.Image
 	var err error
 	r := bytes.NewReader(data)
@@ -44,8 +46,16 @@ func Decode(data []byte, info Info) (*image.RGBA, error) {
 	if b := img.Bounds(); b.Dx() != info.Width || b.Dy() != info.Height {
 		return nil, fmt.Errorf("%w: %s decodes to %dx%d, its header says %dx%d", ErrCorrupt, info.Format, b.Dx(), b.Dy(), info.Width, info.Height)
 	}
-	rgba := toRGBA(img)
-	return orient(rgba, info.Orientation), nil
+	switch m := img.(type) {
+	case *image.YCbCr:
+		if oy := orientYCbCr(m, info.Orientation); oy != nil {
+			return &Image{ycbcr: oy, r: oy.Rect}, nil
+		}
+	case *image.Gray:
+		g := orientGray(m, info.Orientation)
+		return &Image{gray: g, r: g.Rect}, nil
+	}
+	return FromRGBA(orient(toRGBA(img), info.Orientation)), nil
 }
 
 // decodeError classifies a decoder's error.
@@ -65,7 +75,7 @@ func toRGBA(img image.Image) *image.RGBA {
 	if m, ok := img.(*image.RGBA); ok && b.Min == (image.Point{}) {
 		return m
 	}
-	dst := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	dst := NewRGBA(b.Dx(), b.Dy())
 	parallelRows(b.Dy(), func(y0, y1 int) {
 		draw.Draw(dst, image.Rect(0, y0, b.Dx(), y1), img, image.Pt(b.Min.X, b.Min.Y+y0), draw.Src)
 	})

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"image"
@@ -17,19 +18,36 @@ import (
 type Options struct {
 	// AVIFQuality is 1 to 100. Defaults to 60.
 	AVIFQuality int
-	// AVIFSpeed is the aom encoder speed, 0 (slowest, smallest) to 10.
-	// Defaults to 8.
+	// AVIFSpeed is the aom encoder speed, 0 (slowest, smallest) to 10, of
+	// variants wider than SmallWidth. Defaults to 9: at 1400x1400 it made
+	// the same bytes as speed 8 (-0.02 dB PSNR) in 56% of the time.
 	AVIFSpeed int
+	// AVIFSmallSpeed is the speed of variants at most SmallWidth wide,
+	// which are cheap to encode slowly. Defaults to 6: at 312x312 it made 7%
+	// fewer bytes than speed 8, with 0.35 dB more PSNR.
+	AVIFSmallSpeed int
 	// JPEGQuality is 1 to 100. Defaults to 82.
 	JPEGQuality int
 }
 
 // Default encoder settings.
 const (
-	DefaultAVIFQuality = 60
-	DefaultAVIFSpeed   = 8
-	DefaultJPEGQuality = 82
+	DefaultAVIFQuality    = 60
+	DefaultAVIFSpeed      = 9
+	DefaultAVIFSmallSpeed = 6
+	DefaultJPEGQuality    = 82
+	// SmallWidth is the width up to which AVIFSmallSpeed applies.
+	SmallWidth = 640
 )
+
+// SpeedFor returns the AVIF speed of a variant w pixels wide.
+func (o Options) SpeedFor(w int) int {
+	o = o.WithDefaults()
+	if w <= SmallWidth {
+		return o.AVIFSmallSpeed
+	}
+	return o.AVIFSpeed
+}
 
 // WithDefaults returns o with every zero field set to its default.
 func (o Options) WithDefaults() Options {
@@ -38,6 +56,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.AVIFSpeed == 0 {
 		o.AVIFSpeed = DefaultAVIFSpeed
+	}
+	if o.AVIFSmallSpeed == 0 {
+		o.AVIFSmallSpeed = DefaultAVIFSmallSpeed
 	}
 	if o.JPEGQuality == 0 {
 		o.JPEGQuality = DefaultJPEGQuality
@@ -53,6 +74,9 @@ func (o Options) Check() error {
 	if o.AVIFSpeed < 0 || o.AVIFSpeed > 10 {
 		return fmt.Errorf("AVIF speed must be between 0 and 10, got %d", o.AVIFSpeed)
 	}
+	if o.AVIFSmallSpeed < 0 || o.AVIFSmallSpeed > 10 {
+		return fmt.Errorf("AVIF small speed must be between 0 and 10, got %d", o.AVIFSmallSpeed)
+	}
 	if o.JPEGQuality < 0 || o.JPEGQuality > 100 {
 		return fmt.Errorf("JPEG quality must be between 1 and 100, got %d", o.JPEGQuality)
 	}
@@ -62,17 +86,19 @@ func (o Options) Check() error {
 // Encode writes img in the named output format ("AVIF", "JPEG" or "PNG")
 // with no metadata: no EXIF, no XMP, no ICC profile, no text.
 func Encode(w io.Writer, format string, img *image.RGBA, o Options) error {
+	return EncodeContext(context.Background(), w, format, img, o)
+}
+
+// EncodeContext is Encode with a context, which ends a wait for an AVIF
+// worker process.
+func EncodeContext(ctx context.Context, w io.Writer, format string, img *image.RGBA, o Options) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	o = o.WithDefaults()
 	switch format {
 	case "AVIF":
-		// Speed and chroma subsampling are always explicit: the zero
-		// avif.Options means speed 0 and 4:4:4, seconds per small image.
-		return avif.Encode(w, img, avif.Options{
-			Quality:           o.AVIFQuality,
-			QualityAlpha:      o.AVIFQuality,
-			Speed:             o.AVIFSpeed,
-			ChromaSubsampling: image.YCbCrSubsampleRatio420,
-		})
+		return encodeAVIFIsolated(ctx, w, img, o.AVIFQuality, o.SpeedFor(img.Bounds().Dx()))
 	case "JPEG":
 		bw := bufio.NewWriter(w)
 		if err := jpeg.Encode(bw, opaque(img), &jpeg.Options{Quality: o.JPEGQuality}); err != nil {
@@ -125,9 +151,18 @@ func opaque(img *image.RGBA) *image.RGBA {
 // runs, can pause the whole Go process.
 func AVIFBackend() string {
 	if err := avif.Dynamic(); err != nil {
-		return "wasm (libavif in WebAssembly; no system libavif >= 1.1: " + err.Error() + ")"
+		return wasmBackend + " (libavif in WebAssembly; no system libavif >= 1.1: " + err.Error() + ")"
 	}
 	return "libavif (system library)"
+}
+
+// AVIFBackendName is the short name of the AVIF backend: "libavif", or
+// "wasm" (wazero, the default build) or "wasm2go" (-tags wasm2go).
+func AVIFBackendName() string {
+	if avif.Dynamic() == nil {
+		return "libavif"
+	}
+	return wasmBackend
 }
 
 // NativeAVIF reports whether a system libavif encodes AVIF.
@@ -136,7 +171,7 @@ func NativeAVIF() bool { return avif.Dynamic() == nil }
 // Preview returns a tiny, blurry JPEG rendition of img as a data: URL (a
 // few hundred bytes), to show while the variants are being generated. Its
 // longest side is 24 pixels.
-func Preview(img *image.RGBA) (string, error) {
+func Preview(img *Image) (string, error) {
 	b := img.Bounds()
 	w, h := 24, 24
 	if b.Dx() >= b.Dy() {
@@ -144,7 +179,10 @@ func Preview(img *image.RGBA) (string, error) {
 	} else {
 		w = max(1, b.Dx()*24/b.Dy())
 	}
-	small := NewResizer(img).Resize(w, h)
+	rs := NewResizer(img)
+	small := rs.Resize(w, h)
+	rs.Release()
+	defer Recycle(small)
 	var buf bytes.Buffer
 	buf.WriteString("data:image/jpeg;base64,")
 	enc := base64.NewEncoder(base64.StdEncoding, &buf)

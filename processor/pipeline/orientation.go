@@ -246,8 +246,30 @@ func nextBox(data []byte) (typ string, content, rest []byte, ok bool) {
 	return typ, data[header:size], data[size:], true
 }
 
+// oriented returns where the pixel (sx, sy) of a sw x sh image goes when
+// EXIF orientation o is applied.
+func oriented(o, sx, sy, sw, sh int) (dx, dy int) {
+	switch o {
+	case 2:
+		return sw - 1 - sx, sy
+	case 3:
+		return sw - 1 - sx, sh - 1 - sy
+	case 4:
+		return sx, sh - 1 - sy
+	case 5:
+		return sy, sx
+	case 6:
+		return sh - 1 - sy, sx
+	case 7:
+		return sh - 1 - sy, sw - 1 - sx
+	case 8:
+		return sy, sw - 1 - sx
+	}
+	return sx, sy
+}
+
 // orient returns src transformed by EXIF orientation o, in a new image
-// (src itself for orientation 1).
+// (src itself for orientation 1); src is recycled.
 func orient(src *image.RGBA, o int) *image.RGBA {
 	if o <= 1 || o > 8 {
 		return src
@@ -257,31 +279,92 @@ func orient(src *image.RGBA, o int) *image.RGBA {
 	if o >= 5 {
 		dw, dh = sh, sw
 	}
-	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
+	dst := NewRGBA(dw, dh)
 	parallelRows(sh, func(y0, y1 int) {
 		for sy := y0; sy < y1; sy++ {
-			row := src.Pix[sy*src.Stride : sy*src.Stride+sw*4]
+			row := src.Pix[src.PixOffset(src.Rect.Min.X, src.Rect.Min.Y+sy):][:sw*4]
 			for sx := 0; sx < sw; sx++ {
-				var dx, dy int
-				switch o {
-				case 2:
-					dx, dy = sw-1-sx, sy
-				case 3:
-					dx, dy = sw-1-sx, sh-1-sy
-				case 4:
-					dx, dy = sx, sh-1-sy
-				case 5:
-					dx, dy = sy, sx
-				case 6:
-					dx, dy = sh-1-sy, sx
-				case 7:
-					dx, dy = sh-1-sy, sw-1-sx
-				case 8:
-					dx, dy = sy, sw-1-sx
-				}
-				copy(dst.Pix[dy*dst.Stride+dx*4:dy*dst.Stride+dx*4+4], row[sx*4:sx*4+4])
+				dx, dy := oriented(o, sx, sy, sw, sh)
+				copy(dst.Pix[dy*dst.Stride+dx*4:][:4], row[sx*4:sx*4+4])
 			}
 		}
 	})
+	Recycle(src)
 	return dst
+}
+
+// orientPlane writes the sw x sh plane src (of stride sstride) into dst
+// (of stride dstride) transformed by orientation o.
+func orientPlane(dst []byte, dstride int, src []byte, sstride, sw, sh, o int) {
+	parallelRows(sh, func(y0, y1 int) {
+		for sy := y0; sy < y1; sy++ {
+			row := src[sy*sstride:][:sw]
+			for sx, v := range row {
+				dx, dy := oriented(o, sx, sy, sw, sh)
+				dst[dy*dstride+dx] = v
+			}
+		}
+	})
+}
+
+func orientGray(m *image.Gray, o int) *image.Gray {
+	if o <= 1 || o > 8 {
+		return m
+	}
+	sw, sh := m.Rect.Dx(), m.Rect.Dy()
+	dw, dh := sw, sh
+	if o >= 5 {
+		dw, dh = sh, sw
+	}
+	out := image.NewGray(image.Rect(0, 0, dw, dh))
+	orientPlane(out.Pix, out.Stride, m.Pix[m.PixOffset(m.Rect.Min.X, m.Rect.Min.Y):], m.Stride, sw, sh, o)
+	return out
+}
+
+// chromaSize is the size of the chroma planes of a YCbCr image of
+// rectangle r, as image.NewYCbCr lays them out.
+func chromaSize(r image.Rectangle, ratio image.YCbCrSubsampleRatio) (cw, ch int) {
+	cw, ch = r.Dx(), r.Dy()
+	if ratio == image.YCbCrSubsampleRatio422 || ratio == image.YCbCrSubsampleRatio420 {
+		cw = (r.Max.X+1)/2 - r.Min.X/2
+	}
+	if ratio == image.YCbCrSubsampleRatio440 || ratio == image.YCbCrSubsampleRatio420 {
+		ch = (r.Max.Y+1)/2 - r.Min.Y/2
+	}
+	return cw, ch
+}
+
+// orientYCbCr transforms a YCbCr image plane by plane, or returns nil for
+// a subsampling it does not handle (the caller converts to RGBA). A quarter
+// turn swaps horizontal and vertical subsampling (4:2:2 and 4:4:0). With an
+// odd width or height, a mirrored chroma plane is off by half a chroma
+// sample, which no one can see.
+func orientYCbCr(m *image.YCbCr, o int) *image.YCbCr {
+	ratio := m.SubsampleRatio
+	switch ratio {
+	case image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio440:
+	default:
+		return nil
+	}
+	if o <= 1 || o > 8 {
+		return m
+	}
+	sw, sh := m.Rect.Dx(), m.Rect.Dy()
+	dw, dh := sw, sh
+	if o >= 5 {
+		dw, dh = sh, sw
+		switch ratio {
+		case image.YCbCrSubsampleRatio422:
+			ratio = image.YCbCrSubsampleRatio440
+		case image.YCbCrSubsampleRatio440:
+			ratio = image.YCbCrSubsampleRatio422
+		}
+	}
+	out := image.NewYCbCr(image.Rect(0, 0, dw, dh), ratio)
+	orientPlane(out.Y, out.YStride, m.Y[m.YOffset(m.Rect.Min.X, m.Rect.Min.Y):], m.YStride, sw, sh, o)
+	cw, ch := chromaSize(m.Rect, m.SubsampleRatio)
+	c0 := m.COffset(m.Rect.Min.X, m.Rect.Min.Y)
+	orientPlane(out.Cb, out.CStride, m.Cb[c0:], m.CStride, cw, ch, o)
+	orientPlane(out.Cr, out.CStride, m.Cr[c0:], m.CStride, cw, ch, o)
+	return out
 }

@@ -51,7 +51,7 @@ func TestSniff(t *testing.T) {
 	assert.ErrorIs(t, err, ErrUnsupported)
 }
 
-func assertQuadrants(t *testing.T, img *image.RGBA, w, h int) {
+func assertQuadrants(t *testing.T, img *Image, w, h int) {
 	t.Helper()
 	require.Equal(t, image.Rect(0, 0, w, h), img.Bounds())
 	for _, q := range []struct {
@@ -63,7 +63,7 @@ func assertQuadrants(t *testing.T, img *image.RGBA, w, h int) {
 		{w / 4, 3 * h / 4, color.RGBA{0, 0, 255, 255}},
 		{3 * w / 4, 3 * h / 4, color.RGBA{255, 255, 255, 255}},
 	} {
-		got := img.RGBAAt(q.x, q.y)
+		got := img.At(q.x, q.y)
 		for i, d := range []int{int(got.R) - int(q.want.R), int(got.G) - int(q.want.G), int(got.B) - int(q.want.B)} {
 			if d > 40 || d < -40 {
 				t.Fatalf("pixel (%d,%d) = %v, want about %v (channel %d)", q.x, q.y, got, q.want, i)
@@ -177,7 +177,7 @@ func psnr(a, b *image.RGBA) float64 {
 // resize of the full source: ours must be within 1 dB of it (or better).
 func TestResizeQuality(t *testing.T) {
 	src := photo(3024, 3024)
-	r := NewResizer(src)
+	r := NewResizer(FromRGBA(src))
 	for _, w := range []int{1400, 1125, 935, 624, 312, 104} {
 		truth := photo(w, w)
 		ours := r.Resize(w, w)
@@ -196,7 +196,7 @@ func TestResizeAlphaStaysPremultiplied(t *testing.T) {
 		a := uint8(rng.IntN(256))
 		src.Pix[i], src.Pix[i+1], src.Pix[i+2], src.Pix[i+3] = uint8(rng.IntN(int(a)+1)), uint8(rng.IntN(int(a)+1)), uint8(rng.IntN(int(a)+1)), a
 	}
-	out := NewResizer(src).Resize(37, 53)
+	out := NewResizer(FromRGBA(src)).Resize(37, 53)
 	for i := 0; i < len(out.Pix); i += 4 {
 		a := out.Pix[i+3]
 		require.LessOrEqual(t, out.Pix[i], a)
@@ -207,7 +207,7 @@ func TestResizeAlphaStaysPremultiplied(t *testing.T) {
 
 func TestResizeSizes(t *testing.T) {
 	src := photo(301, 199)
-	r := NewResizer(src.SubImage(image.Rect(10, 20, 250, 180)).(*image.RGBA))
+	r := NewResizer(FromRGBA(src).Crop(image.Rect(10, 20, 250, 180)))
 	for _, sz := range [][2]int{{240, 160}, {1, 1}, {120, 80}, {17, 160}, {240, 3}, {500, 333}} {
 		out := r.Resize(sz[0], sz[1])
 		assert.Equal(t, image.Rect(0, 0, sz[0], sz[1]), out.Bounds())
@@ -264,8 +264,43 @@ func TestJPEGOfTransparentIsWhite(t *testing.T) {
 }
 
 func TestPreview(t *testing.T) {
-	p, err := Preview(photo(400, 300))
+	p, err := Preview(FromRGBA(photo(400, 300)))
 	require.NoError(t, err)
 	assert.Regexp(t, `^data:image/jpeg;base64,[A-Za-z0-9+/=]+$`, p)
 	assert.Less(t, len(p), 1500)
+}
+
+// TestYCbCrRowsAreExact checks that an Image kept as YCbCr, oriented plane
+// by plane, yields exactly the pixels of converting the whole image with
+// image/draw and then orienting it, for every chroma subsampling and every
+// orientation; and that crops read the right pixels.
+func TestYCbCrRowsAreExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422,
+		image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440} {
+		// A padded image, as image/jpeg makes them.
+		m := image.NewYCbCr(image.Rect(0, 0, 64, 48), ratio).SubImage(image.Rect(0, 0, 58, 42)).(*image.YCbCr)
+		for _, p := range [][]byte{m.Y, m.Cb, m.Cr} {
+			for i := range p {
+				p[i] = uint8(rng.IntN(256))
+			}
+		}
+		for o := 1; o <= 8; o++ {
+			ref := image.NewRGBA(m.Rect)
+			draw.Draw(ref, ref.Rect, m, m.Rect.Min, draw.Src)
+			want := orient(ref, o)
+			img := &Image{ycbcr: orientYCbCr(m, o)}
+			img.r = img.ycbcr.Rect
+			got := img.RGBA()
+			require.Equal(t, want.Rect, got.Rect, "ratio %v orientation %d", ratio, o)
+			if o == 1 || o == 3 || o == 6 || o == 8 || ratio == image.YCbCrSubsampleRatio444 {
+				// Turns keep chroma pairs aligned on even sizes; mirrors may
+				// shift them by half a sample, checked below with a tolerance.
+				require.Equal(t, want.Pix, got.Pix, "ratio %v orientation %d", ratio, o)
+			}
+			assert.Greater(t, psnr(want, got), 30.0, "ratio %v orientation %d", ratio, o)
+			crop := img.Crop(image.Rect(5, 7, 20, 30))
+			assert.Equal(t, got.RGBAAt(5+3, 7+4), crop.At(3, 4))
+		}
+	}
 }

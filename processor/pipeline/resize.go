@@ -15,14 +15,22 @@ import (
 //
 // A Resizer is not safe for concurrent use.
 type Resizer struct {
-	levels []*image.RGBA
+	src    *Image
+	levels []*Image // src halved once, twice...
 }
 
-// pyramidFactor is how much larger than the output the level a size is
-// resampled from must stay. At 4 every output is at least as close to the
-// ideal as a direct Catmull-Rom resize of the full source; at 2 the
-// smallest ones lose over 1 dB of PSNR (see TestResizeQuality).
-const pyramidFactor = 4
+// pyramidFactor returns how much larger than a w x h output the level it
+// is resampled from must stay. At 2, outputs of 256 pixels and more are
+// within 1 dB of a direct Catmull-Rom resize of the full source, or better,
+// but the smallest lose more; at 4 every output is at least as good (see
+// TestResizeQuality). Fewer large outputs read the full-resolution source
+// with 2, which matters when its rows are converted on the fly.
+func pyramidFactor(w, h int) int {
+	if min(w, h) >= 256 {
+		return 2
+	}
+	return 4
+}
 
 // fixed-point precision of filter weights
 const (
@@ -30,17 +38,21 @@ const (
 	weightOne  = 1 << weightBits
 )
 
-// NewResizer returns a Resizer of src, which may be a sub-image.
-func NewResizer(src *image.RGBA) *Resizer {
-	return &Resizer{levels: []*image.RGBA{src}}
+// NewResizer returns a Resizer of src (a decoded image, or a crop).
+func NewResizer(src *Image) *Resizer {
+	return &Resizer{src: src}
 }
 
 // Resize returns a new w x h image resampled from the whole source.
 func (r *Resizer) Resize(w, h int) *image.RGBA {
 	src := r.level(w, h)
 	if b := src.Bounds(); b.Dx() == w && b.Dy() == h {
-		dst := image.NewRGBA(image.Rect(0, 0, w, h))
-		copyRGBA(dst, src)
+		dst := NewRGBA(w, h)
+		parallelRows(h, func(y0, y1 int) {
+			for y := y0; y < y1; y++ {
+				src.row(dst.Pix[y*dst.Stride:][:w*4], 0, y)
+			}
+		})
 		return dst
 	}
 	return resample(src, w, h)
@@ -48,42 +60,52 @@ func (r *Resizer) Resize(w, h int) *image.RGBA {
 
 // level returns the smallest pyramid level at least pyramidFactor times
 // the size w x h, computing levels as needed.
-func (r *Resizer) level(w, h int) *image.RGBA {
-	i := 0
-	for {
-		b := r.levels[i].Bounds()
-		if b.Dx()/2 < pyramidFactor*w || b.Dy()/2 < pyramidFactor*h {
-			return r.levels[i]
+func (r *Resizer) level(w, h int) *Image {
+	cur := r.src
+	for i := 0; ; i++ {
+		b := cur.Bounds()
+		if f := pyramidFactor(w, h); b.Dx()/2 < f*w || b.Dy()/2 < f*h {
+			return cur
 		}
-		if i+1 == len(r.levels) {
-			r.levels = append(r.levels, halve(r.levels[i]))
+		if i == len(r.levels) {
+			l := FromRGBA(halve(cur))
+			if cur.Opaque() {
+				l.opaque = 2 // averages of opaque pixels are opaque
+			}
+			r.levels = append(r.levels, l)
 		}
-		i++
+		cur = r.levels[i]
 	}
 }
 
-// Release drops the pyramid levels, keeping only the source.
-func (r *Resizer) Release() { r.levels = r.levels[:1] }
-
-func copyRGBA(dst, src *image.RGBA) {
-	b := src.Bounds()
-	for y := 0; y < b.Dy(); y++ {
-		so := src.PixOffset(b.Min.X, b.Min.Y+y)
-		copy(dst.Pix[y*dst.Stride:y*dst.Stride+b.Dx()*4], src.Pix[so:so+b.Dx()*4])
+// Release recycles the pyramid levels (see Recycle). The Resizer stays
+// usable.
+func (r *Resizer) Release() {
+	for _, l := range r.levels {
+		l.Release()
 	}
+	r.levels = nil
 }
 
 // halve returns src scaled to half its size (rounded down) by averaging
 // each 2x2 block.
-func halve(src *image.RGBA) *image.RGBA {
+func halve(src *Image) *image.RGBA {
 	b := src.Bounds()
 	w, h := b.Dx()/2, b.Dy()/2
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	dst := NewRGBA(w, h)
 	parallelRows(h, func(y0, y1 int) {
+		var r0, r1 []uint8
+		if src.rgba == nil {
+			r0, r1 = make([]uint8, w*8), make([]uint8, w*8)
+		}
 		for y := y0; y < y1; y++ {
-			r0 := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+2*y):]
-			r1 := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+2*y+1):]
-			r0, r1 = r0[:w*8], r1[:w*8]
+			if src.rgba != nil {
+				r0 = src.rgba.Pix[src.rgba.PixOffset(src.r.Min.X, src.r.Min.Y+2*y):][:w*8]
+				r1 = src.rgba.Pix[src.rgba.PixOffset(src.r.Min.X, src.r.Min.Y+2*y+1):][:w*8]
+			} else {
+				src.row(r0, 0, 2*y)
+				src.row(r1, 0, 2*y+1)
+			}
 			d := dst.Pix[y*dst.Stride : y*dst.Stride+w*4]
 			for x := 0; x < w; x++ {
 				s := x * 8
@@ -167,67 +189,104 @@ func clamp8(acc int32) uint8 {
 	return uint8(v)
 }
 
-// resample scales src to w x h: a horizontal pass into a w x srcH image,
-// then a vertical pass.
-func resample(src *image.RGBA, w, h int) *image.RGBA {
+// resample scales src to w x h, separably. Each band of output rows
+// (one per CPU) streams through the input: it filters each input row
+// horizontally once, into a ring of as many rows as the vertical filter has
+// taps, and computes its output rows from the ring. No intermediate image
+// of the whole height is made: a band needs taps x w pixels.
+func resample(src *Image, w, h int) *image.RGBA {
 	b := src.Bounds()
 	sw, sh := b.Dx(), b.Dy()
-	tmp := image.NewRGBA(image.Rect(0, 0, w, sh))
-	if sw == w {
-		copyRGBA(tmp, src)
-	} else {
-		fx := newFilter(sw, w)
-		parallelRows(sh, func(y0, y1 int) {
-			for y := y0; y < y1; y++ {
-				off := src.PixOffset(b.Min.X, b.Min.Y+y)
-				in := src.Pix[off : off+sw*4]
-				out := tmp.Pix[y*tmp.Stride : y*tmp.Stride+w*4]
-				for x := 0; x < w; x++ {
-					ws := fx.weights[x*fx.taps : (x+1)*fx.taps]
-					px := in[fx.start[x]*4:]
-					var r, g, bl, a int32
-					for k, wt := range ws {
-						if wt == 0 {
-							continue
-						}
-						p := px[k*4 : k*4+4]
-						r += wt * int32(p[0])
-						g += wt * int32(p[1])
-						bl += wt * int32(p[2])
-						a += wt * int32(p[3])
-					}
-					storePremul(out[x*4:x*4+4], r, g, bl, a)
-				}
-			}
-		})
-	}
-	if sh == h {
-		return tmp
-	}
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	fy := newFilter(sh, h)
+	fx, fy := newFilter(sw, w), newFilter(sh, h)
+	dst := NewRGBA(w, h)
 	parallelRows(h, func(y0, y1 int) {
+		ring := make([]uint8, fy.taps*w*4)
+		filled := -1 // the last input row filtered into the ring
 		acc := make([]int32, w*4)
+		var in []uint8 // a converted source row, when src is not RGBA
+		if src.rgba == nil {
+			in = make([]uint8, sw*4)
+		}
+		opaque := src.Opaque()
 		for y := y0; y < y1; y++ {
+			start := fy.start[y]
+			for r := max(filled+1, start); r < min(start+fy.taps, sh); r++ {
+				row := in
+				if src.rgba != nil {
+					row = src.rgba.Pix[src.rgba.PixOffset(src.r.Min.X, src.r.Min.Y+r):][:sw*4]
+				} else {
+					src.row(row, 0, r)
+				}
+				horizontal(ring[(r%fy.taps)*w*4:][:w*4], row, &fx, sw == w, opaque)
+				filled = r
+			}
 			clear(acc)
-			ws := fy.weights[y*fy.taps : (y+1)*fy.taps]
-			for k, wt := range ws {
+			for k, wt := range fy.weights[y*fy.taps : (y+1)*fy.taps] {
 				if wt == 0 {
 					continue
 				}
-				row := tmp.Pix[(fy.start[y]+k)*tmp.Stride:][:w*4]
+				row := ring[((start+k)%fy.taps)*w*4:][:w*4]
 				for i, v := range row {
 					acc[i] += wt * int32(v)
 				}
 			}
 			out := dst.Pix[y*dst.Stride : y*dst.Stride+w*4]
 			for x := 0; x < w; x++ {
-				a := acc[x*4 : x*4+4]
-				storePremul(out[x*4:x*4+4], a[0], a[1], a[2], a[3])
+				a := acc[x*4 : x*4+4 : x*4+4]
+				o := out[x*4 : x*4+4 : x*4+4]
+				if opaque {
+					o[0], o[1], o[2], o[3] = clamp8(a[0]), clamp8(a[1]), clamp8(a[2]), 0xFF
+				} else {
+					storePremul(o, a[0], a[1], a[2], a[3])
+				}
 			}
 		}
 	})
 	return dst
+}
+
+// horizontal filters one input row into out (w pixels). An opaque row
+// skips the alpha channel, a quarter of the work.
+func horizontal(out, in []uint8, fx *filter, same, opaque bool) {
+	if same {
+		copy(out, in)
+		return
+	}
+	w := len(out) / 4
+	taps := fx.taps
+	for x := 0; x < w; x++ {
+		ws := fx.weights[x*taps : (x+1)*taps]
+		px := in[fx.start[x]*4:]
+		if n := len(ws) * 4; n <= len(px) {
+			px = px[:n] // lets the compiler drop the bounds checks below
+		}
+		o := out[x*4 : x*4+4 : x*4+4]
+		var r, g, b int32
+		if opaque {
+			for k, wt := range ws {
+				if k*4+2 >= len(px) {
+					break // taps past the right edge have no weight
+				}
+				r += wt * int32(px[k*4])
+				g += wt * int32(px[k*4+1])
+				b += wt * int32(px[k*4+2])
+			}
+			o[0], o[1], o[2], o[3] = clamp8(r), clamp8(g), clamp8(b), 0xFF
+			continue
+		}
+		var a int32
+		for k, wt := range ws {
+			if wt == 0 {
+				continue
+			}
+			p := px[k*4 : k*4+4 : k*4+4]
+			r += wt * int32(p[0])
+			g += wt * int32(p[1])
+			b += wt * int32(p[2])
+			a += wt * int32(p[3])
+		}
+		storePremul(o, r, g, b, a)
+	}
 }
 
 // storePremul stores a filtered premultiplied pixel, keeping each colour

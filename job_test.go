@@ -1,0 +1,520 @@
+package pictures
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gopictures/pictures/processor/pipeline"
+	"github.com/gopictures/pictures/storage"
+)
+
+// The job of the speed issue: one 12-megapixel JPEG, ratios 1/1, 4/5 and
+// the original, widths 104 to 1400, AVIF at quality 60, 4:2:0.
+var (
+	jobRatios = []string{"1/1", "4/5", ""}
+	jobWidths = []int{1400, 1125, 935, 624, 312, 104}
+)
+
+// jobPhoto returns the job's input, made once and kept in the system's
+// temporary directory: the dandelion photograph (testdata/photos, CC0)
+// cropped to 4:3 and scaled to 4000x3000, as a quality 92 JPEG. It is the
+// same file on every run.
+func jobPhoto(tb testing.TB) string {
+	tb.Helper()
+	path := filepath.Join(os.TempDir(), "pictures-job-12mp-v1.jpeg")
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	data, err := os.ReadFile("testdata/photos/dandelion.jpg")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	info, err := pipeline.Inspect(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	img, err := pipeline.Decode(data, info)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b := img.Bounds()
+	big := pipeline.NewResizer(img.Crop(pipeline.CropRect(b.Dx(), b.Dy(), b.Dy()*4/3, b.Dy(), 0.5, 0.5))).Resize(4000, 3000)
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, big, &jpeg.Options{Quality: 92}); err != nil {
+		tb.Fatal(err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// jobResult is what the child process reports.
+type jobResult struct {
+	Seconds float64 `json:"seconds"`
+	Bytes   int64   `json:"bytes"`
+	Backend string  `json:"backend"`
+	Workers int     `json:"workers"`
+}
+
+// TestJobChild runs the job when BenchmarkJob starts this test binary as
+// a child process (so that its peak memory is the job's alone); otherwise
+// it does nothing.
+func TestJobChild(t *testing.T) {
+	dir := os.Getenv("PICTURES_JOB_DIR")
+	if dir == "" {
+		t.Skip("run by BenchmarkJob")
+	}
+	speed, _ := strconv.Atoi(os.Getenv("PICTURES_JOB_SPEED"))
+	small, _ := strconv.Atoi(os.Getenv("PICTURES_JOB_SMALL_SPEED"))
+	store := &storage.Dir{Root: filepath.Join(dir, "go")}
+	f := &PictureField{Name: "job", AspectRatios: jobRatios, Storage: store,
+		Encoding: pipeline.Options{AVIFQuality: 60, AVIFSpeed: speed, AVIFSmallSpeed: small}}
+	c, err := f.compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(os.Getenv("PICTURES_JOB_INPUT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := store.Put(ctx, "photo.jpeg", bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	// Warm up the encoders (the WebAssembly backend compiles its module
+	// once per process: here and in each worker), as a running server is.
+	if err := pipeline.Encode(&bytes.Buffer{}, "AVIF", image.NewRGBA(image.Rect(0, 0, 16, 16)), f.Encoding); err != nil {
+		t.Fatal(err)
+	}
+	if err := pipeline.StartAVIFWorkers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var plan []VariantSet
+	var todo []variantID
+	for _, r := range jobRatios {
+		plan = append(plan, VariantSet{Ratio: r, Type: "AVIF", Widths: jobWidths})
+		for _, w := range jobWidths {
+			todo = append(todo, variantID{r, "AVIF", w})
+		}
+	}
+	p := Picture{Field: "job", Key: "photo.jpeg", Width: 4000, Height: 3000, Preview: "-"}
+	start := time.Now()
+	if err := c.generate(ctx, &p, plan, todo, nil, map[variantID]bool{}); err != nil {
+		t.Fatal(err)
+	}
+	res := jobResult{Seconds: time.Since(start).Seconds(), Backend: pipeline.AVIFBackendName(), Workers: pipeline.AVIFWorkers()}
+	keys, err := store.List(ctx, "photo/")
+	if err != nil || len(keys) != len(todo) {
+		t.Fatalf("%d variants written, want %d (%v)", len(keys), len(todo), err)
+	}
+	for _, k := range keys {
+		st, err := os.Stat(filepath.Join(store.Root, k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Bytes += st.Size()
+	}
+	out, _ := json.Marshal(res)
+	fmt.Printf("JOBRESULT %s\n", out)
+}
+
+// treeRSS returns the resident memory of process pid and all its
+// descendants (worker processes included), in bytes, from /proc.
+func treeRSS(pid int) int64 {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so cut after ")".
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) > 1 {
+			if ppid, err := strconv.Atoi(fields[1]); err == nil {
+				children[ppid] = append(children[ppid], n)
+			}
+		}
+	}
+	var total int64
+	var walk func(int)
+	walk = func(p int) {
+		if statm, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/statm"); err == nil {
+			if f := strings.Fields(string(statm)); len(f) > 1 {
+				pages, _ := strconv.ParseInt(f[1], 10, 64)
+				total += pages * int64(os.Getpagesize())
+			}
+		}
+		for _, c := range children[p] {
+			walk(c)
+		}
+	}
+	walk(pid)
+	return total
+}
+
+// peakTreeRSS samples the memory of a process tree until done is closed
+// and returns its peak, in MB.
+func peakTreeRSS(pid int, done <-chan struct{}) <-chan float64 {
+	out := make(chan float64, 1)
+	go func() {
+		var peak int64
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			peak = max(peak, treeRSS(pid))
+			select {
+			case <-done:
+				out <- float64(peak) / (1 << 20)
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return out
+}
+
+// maxRSS is the peak resident memory of a finished child, in MB.
+func maxRSS(ps *os.ProcessState) float64 {
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		return float64(ru.Maxrss) / 1024 // kilobytes on Linux
+	}
+	return 0
+}
+
+// BenchmarkJob runs the 18-variant job through the real pipeline (decode,
+// orient, crop, resize, encode, store) in a child process, then the same 18
+// outputs with `vips thumbnail` at the same encoder effort (vips effort =
+// 9 - aom speed), and prints
+//
+//	job backend=<name> go_s=<s> vips_s=<s> ratio=<go/vips> go_peak_mb=<MB> vips_peak_mb=<MB> bytes=<go total> vips_bytes=<vips total>
+//
+// Run it with `go test -run '^$' -bench Job -benchtime 1x .` (and
+// -tags wasm2go for that backend). PICTURES_JOB_SPEED sets the AVIF speed
+// (default: the pipeline's) and PICTURES_JOB_SMALL_SPEED the speed of
+// variants up to pipeline.SmallWidth wide; vips gets the matching effort
+// per width. vips comes from `apt-get install libvips-tools`.
+func BenchmarkJob(b *testing.B) {
+	if _, err := exec.LookPath("vips"); err != nil {
+		b.Skip("vips is not installed (apt-get install libvips-tools)")
+	}
+	dir := b.TempDir()
+	input := jobPhoto(b)
+	var opts pipeline.Options
+	opts.AVIFSpeed, _ = strconv.Atoi(os.Getenv("PICTURES_JOB_SPEED"))
+	opts.AVIFSmallSpeed, _ = strconv.Atoi(os.Getenv("PICTURES_JOB_SMALL_SPEED"))
+	opts = opts.WithDefaults()
+	speed := opts.AVIFSpeed
+	for b.Loop() {
+		// Go, in a child process.
+		os.RemoveAll(filepath.Join(dir, "go"))
+		cmd := exec.Command(os.Args[0], "-test.run=^TestJobChild$", "-test.v")
+		cmd.Env = append(os.Environ(), "PICTURES_JOB_DIR="+dir, "PICTURES_JOB_INPUT="+input,
+			"PICTURES_JOB_SPEED="+strconv.Itoa(opts.AVIFSpeed), "PICTURES_JOB_SMALL_SPEED="+strconv.Itoa(opts.AVIFSmallSpeed))
+		var output bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &output, &output
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan struct{})
+		sampled := peakTreeRSS(cmd.Process.Pid, done)
+		err := cmd.Wait()
+		close(done)
+		out := output.Bytes()
+		if err != nil {
+			b.Fatalf("job child: %v\n%s", err, out)
+		}
+		var res jobResult
+		for _, line := range strings.Split(string(out), "\n") {
+			if rest, ok := strings.CutPrefix(line, "JOBRESULT "); ok {
+				json.Unmarshal([]byte(rest), &res)
+			}
+		}
+		// The job's process and its AVIF workers together; rusage alone
+		// would miss the workers.
+		goPeak := max(<-sampled, maxRSS(cmd.ProcessState))
+
+		// vips, one thumbnail per output, as its documentation does it.
+		vipsDir := filepath.Join(dir, "vips")
+		os.RemoveAll(vipsDir)
+		os.MkdirAll(vipsDir, 0o755)
+		var vipsBytes int64
+		var vipsPeak float64
+		start := time.Now()
+		for _, ratio := range jobRatios {
+			r, _ := ParseRatio(ratio)
+			for _, w := range jobWidths {
+				h := r.Height(w, 4000, 3000)
+				outFile := filepath.Join(vipsDir, fmt.Sprintf("%s-%d.avif", r.Dir(), w))
+				cmd := exec.Command("vips", "thumbnail", input,
+					fmt.Sprintf("%s[Q=60,effort=%d,subsample-mode=on,strip]", outFile, max(0, 9-opts.SpeedFor(w))),
+					strconv.Itoa(w), "--height", strconv.Itoa(h), "--crop", "centre")
+				if out, err := cmd.CombinedOutput(); err != nil {
+					b.Fatalf("vips: %v\n%s", err, out)
+				}
+				vipsPeak = max(vipsPeak, maxRSS(cmd.ProcessState))
+				st, err := os.Stat(outFile)
+				if err != nil {
+					b.Fatal(err)
+				}
+				vipsBytes += st.Size()
+			}
+		}
+		vipsSeconds := time.Since(start).Seconds()
+		backend := res.Backend
+		if res.Workers > 0 {
+			backend += fmt.Sprintf("+%dworkers", res.Workers)
+		}
+		line := fmt.Sprintf("job backend=%s go_s=%.2f vips_s=%.2f ratio=%.2f go_peak_mb=%.0f vips_peak_mb=%.0f bytes=%d vips_bytes=%d",
+			backend, res.Seconds, vipsSeconds, res.Seconds/vipsSeconds, goPeak, vipsPeak, res.Bytes, vipsBytes)
+		fmt.Println(line)
+		b.ReportMetric(res.Seconds, "go_s")
+		b.ReportMetric(vipsSeconds, "vips_s")
+		b.ReportMetric(goPeak, "go_peak_MB")
+		b.Logf("%s (speed %d, small %d, %d CPUs)", line, speed, opts.AVIFSmallSpeed, runtime.GOMAXPROCS(0))
+	}
+}
+
+// BenchmarkJobResize times the resize step of the job alone: the 18
+// outputs from the decoded 12-megapixel photo (crop, shared pyramid,
+// Catmull-Rom), with the decode outside the timing.
+func BenchmarkJobResize(b *testing.B) {
+	data, err := os.ReadFile(jobPhoto(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	info, _ := pipeline.Inspect(data)
+	img, err := pipeline.Decode(data, info)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, ratio := range jobRatios {
+			r, _ := ParseRatio(ratio)
+			cw, ch := r.CropSize(4000, 3000)
+			rs := pipeline.NewResizer(img.Crop(pipeline.CropRect(4000, 3000, cw, ch, 0.5, 0.5)))
+			for _, w := range jobWidths {
+				rs.Resize(w, r.Height(w, 4000, 3000))
+			}
+		}
+	}
+}
+
+// BenchmarkJobDecode times decoding the job's 12-megapixel JPEG to RGBA.
+func BenchmarkJobDecode(b *testing.B) {
+	data, err := os.ReadFile(jobPhoto(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	info, _ := pipeline.Inspect(data)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := pipeline.Decode(data, info); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkIsolation serves a trivial handler while two 12-megapixel
+// uploads are saved and processed with the default configuration (the
+// default processor and, for the WebAssembly backend, AVIF worker
+// processes), and reports the handler's latency: a request every 2 ms,
+// from a client in this process, until both pictures are done. With
+// PICTURES_AVIF_WORKERS=0 the encoder runs in this process, for comparison.
+//
+//	go test -run '^$' -bench Isolation -benchtime 1x .
+func BenchmarkIsolation(b *testing.B) {
+	data, err := os.ReadFile(jobPhoto(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		done := make(chan Picture, 2)
+		f := &PictureField{Name: "isolation", AspectRatios: jobRatios, Storage: &storage.Memory{},
+			OnProcessed: func(_ context.Context, p Picture) error {
+				if len(p.Variants) > 0 && p.Version != "" {
+					done <- p
+				}
+				return nil
+			}}
+		if err := Register(f); err != nil {
+			b.Fatal(err)
+		}
+		// Warm the encoders first, as a running server's are.
+		if err := pipeline.StartAVIFWorkers(ctx); err != nil {
+			b.Fatal(err)
+		}
+		pipeline.Encode(io.Discard, "AVIF", image.NewRGBA(image.Rect(0, 0, 16, 16)), pipeline.Options{})
+
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+		client := srv.Client()
+		var latencies []time.Duration
+		stop := make(chan struct{})
+		measured := make(chan struct{})
+		go func() {
+			defer close(measured)
+			tick := time.NewTicker(2 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+				start := time.Now()
+				res, err := client.Get(srv.URL)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				latencies = append(latencies, time.Since(start))
+			}
+		}()
+		start := time.Now()
+		for i := range 2 {
+			go func() {
+				if _, err := f.Save(ctx, bytes.NewReader(data), fmt.Sprintf("upload-%d.jpg", i)); err != nil {
+					b.Error(err)
+				}
+			}()
+		}
+		<-done
+		<-done
+		elapsed := time.Since(start)
+		close(stop)
+		<-measured
+		srv.Close()
+		Unregister(f)
+		slices.Sort(latencies)
+		p99 := latencies[len(latencies)*99/100]
+		worst := latencies[len(latencies)-1]
+		b.ReportMetric(float64(p99.Microseconds())/1000, "p99_ms")
+		b.ReportMetric(float64(worst.Microseconds())/1000, "max_ms")
+		fmt.Printf("isolation backend=%s workers=%d uploads=2 processing_s=%.2f requests=%d p99_ms=%.1f max_ms=%.1f\n",
+			pipeline.AVIFBackendName(), pipeline.AVIFWorkers(), elapsed.Seconds(), len(latencies),
+			float64(p99.Microseconds())/1000, float64(worst.Microseconds())/1000)
+	}
+}
+
+// loadField is a field of 15 variants per upload (three ratios at 350, 700,
+// 1050 and 1400 px, and their JPEG fallbacks), for the load benchmark.
+func loadField(store Storage, onProcessed func(context.Context, Picture) error) *PictureField {
+	return &PictureField{Name: "load", AspectRatios: jobRatios, ContainerWidth: 1400, GridColumns: 4,
+		PixelDensities: []int{1}, Storage: store, OnProcessed: onProcessed}
+}
+
+// TestLoadChild saves PICTURES_LOAD_UPLOADS uploads of the 12-megapixel
+// photo at once and waits until every variant of each is written, when
+// BenchmarkUploads starts this test binary as a child process.
+func TestLoadChild(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("PICTURES_LOAD_UPLOADS"))
+	if n == 0 {
+		t.Skip("run by BenchmarkUploads")
+	}
+	data, err := os.ReadFile(os.Getenv("PICTURES_JOB_INPUT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	done := make(chan Picture, n)
+	f := loadField(&storage.Dir{Root: t.TempDir()}, func(_ context.Context, p Picture) error {
+		if p.Version != "" {
+			done <- p
+		}
+		return nil
+	})
+	if err := Register(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := pipeline.StartAVIFWorkers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := f.Save(ctx, bytes.NewReader(data), fmt.Sprintf("upload-%d.jpg", i))
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	saved := time.Since(start)
+	for range n {
+		<-done
+	}
+	fmt.Printf("LOADRESULT %.2f %.2f\n", saved.Seconds(), time.Since(start).Seconds())
+}
+
+// BenchmarkUploads saves 8 uploads of the 12-megapixel photo at once, in
+// a child process, waits for all their variants, and reports the peak
+// memory of the process and its AVIF workers. The pixel budget
+// (SetPixelBudget) bounds the decoded images; the processor's workers
+// bound the jobs.
+//
+//	go test -run '^$' -bench Uploads -benchtime 1x .
+func BenchmarkUploads(b *testing.B) {
+	input := jobPhoto(b)
+	const uploads = 8
+	for b.Loop() {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestLoadChild$", "-test.v")
+		cmd.Env = append(os.Environ(), "PICTURES_LOAD_UPLOADS="+strconv.Itoa(uploads), "PICTURES_JOB_INPUT="+input)
+		var output bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &output, &output
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan struct{})
+		sampled := peakTreeRSS(cmd.Process.Pid, done)
+		err := cmd.Wait()
+		close(done)
+		if err != nil {
+			b.Fatalf("load child: %v\n%s", err, output.Bytes())
+		}
+		peak := max(<-sampled, maxRSS(cmd.ProcessState))
+		var saved, total float64
+		for _, line := range strings.Split(output.String(), "\n") {
+			if rest, ok := strings.CutPrefix(line, "LOADRESULT "); ok {
+				fmt.Sscanf(rest, "%f %f", &saved, &total)
+			}
+		}
+		b.ReportMetric(peak, "peak_MB")
+		fmt.Printf("uploads=%d backend=%s saved_s=%.2f processed_s=%.2f peak_mb=%.0f\n", uploads, pipeline.AVIFBackendName(), saved, total, peak)
+	}
+}
