@@ -70,6 +70,53 @@ func jobPhoto(tb testing.TB) string {
 	return path
 }
 
+// jobPhotoP3 returns the job's photo tagged as Display P3 (the profile of
+// testdata/color, in an APP2 segment), so that every variant is converted
+// to sRGB: BenchmarkJob with PICTURES_JOB_PROFILE=p3 and the P3 cases of
+// BenchmarkJobResize measure what colour management costs.
+func jobPhotoP3(tb testing.TB) string {
+	tb.Helper()
+	path := filepath.Join(os.TempDir(), "pictures-job-12mp-p3-v1.jpeg")
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	data, err := os.ReadFile(jobPhoto(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	icc, err := os.ReadFile("testdata/color/display-p3-v4.icc")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	seg := append([]byte("ICC_PROFILE\x00\x01\x01"), icc...)
+	app2 := append([]byte{0xFF, 0xE2, byte((len(seg) + 2) >> 8), byte(len(seg) + 2)}, seg...)
+	tagged := append(append(append([]byte{}, data[:2]...), app2...), data[2:]...)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, tagged, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// jobPhotos are the job's photo as sRGB and as Display P3, for the
+// benchmarks of the steps.
+var jobPhotos = []struct {
+	name  string
+	photo func(testing.TB) string
+}{{"sRGB", jobPhoto}, {"DisplayP3", jobPhotoP3}}
+
+// jobInput is the job's photo: sRGB, or Display P3 when
+// PICTURES_JOB_PROFILE is p3.
+func jobInput(tb testing.TB) string {
+	if os.Getenv("PICTURES_JOB_PROFILE") == "p3" {
+		return jobPhotoP3(tb)
+	}
+	return jobPhoto(tb)
+}
+
 // jobResult is what the child process reports.
 type jobResult struct {
 	Seconds float64 `json:"seconds"`
@@ -222,13 +269,14 @@ func maxRSS(ps *os.ProcessState) float64 {
 // -tags wasm2go for that backend). PICTURES_JOB_SPEED sets the AVIF speed
 // (default: the pipeline's) and PICTURES_JOB_SMALL_SPEED the speed of
 // variants up to pipeline.SmallWidth wide; vips gets the matching effort
-// per width. vips comes from `apt-get install libvips-tools`.
+// per width. PICTURES_JOB_PROFILE=p3 runs it on the photo tagged Display
+// P3 (and vips is asked to convert to sRGB as well, --export-profile srgb). vips comes from `apt-get install libvips-tools`.
 func BenchmarkJob(b *testing.B) {
 	if _, err := exec.LookPath("vips"); err != nil {
 		b.Skip("vips is not installed (apt-get install libvips-tools)")
 	}
 	dir := b.TempDir()
-	input := jobPhoto(b)
+	input := jobInput(b)
 	var opts pipeline.Options
 	opts.AVIFSpeed, _ = strconv.Atoi(os.Getenv("PICTURES_JOB_SPEED"))
 	opts.AVIFSmallSpeed, _ = strconv.Atoi(os.Getenv("PICTURES_JOB_SMALL_SPEED"))
@@ -275,9 +323,13 @@ func BenchmarkJob(b *testing.B) {
 			for _, w := range jobWidths {
 				h := r.Height(w, 4000, 3000)
 				outFile := filepath.Join(vipsDir, fmt.Sprintf("%s-%d.avif", r.Dir(), w))
-				cmd := exec.Command("vips", "thumbnail", input,
+				args := []string{"thumbnail", input,
 					fmt.Sprintf("%s[Q=60,effort=%d,subsample-mode=on,strip]", outFile, max(0, 9-opts.SpeedFor(w))),
-					strconv.Itoa(w), "--height", strconv.Itoa(h), "--crop", "centre")
+					strconv.Itoa(w), "--height", strconv.Itoa(h), "--crop", "centre"}
+				if input != jobPhoto(b) {
+					args = append(args, "--export-profile", "srgb") // convert, as we do
+				}
+				cmd := exec.Command("vips", args...)
 				if out, err := cmd.CombinedOutput(); err != nil {
 					b.Fatalf("vips: %v\n%s", err, out)
 				}
@@ -306,42 +358,54 @@ func BenchmarkJob(b *testing.B) {
 
 // BenchmarkJobResize times the resize step of the job alone: the 18
 // outputs from the decoded 12-megapixel photo (crop, shared pyramid,
-// Catmull-Rom), with the decode outside the timing.
+// Catmull-Rom), with the decode outside the timing; for the photo as sRGB
+// and as Display P3, whose variants are converted to sRGB (at 16 bits a
+// channel) on the way: the difference is the cost of colour management.
 func BenchmarkJobResize(b *testing.B) {
-	data, err := os.ReadFile(jobPhoto(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	info, _ := pipeline.Inspect(data)
-	img, err := pipeline.Decode(data, info)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		for _, ratio := range jobRatios {
-			r, _ := ParseRatio(ratio)
-			cw, ch := r.CropSize(4000, 3000)
-			rs := pipeline.NewResizer(img.Crop(pipeline.CropRect(4000, 3000, cw, ch, 0.5, 0.5)))
-			for _, w := range jobWidths {
-				rs.Resize(w, r.Height(w, 4000, 3000))
+	for _, c := range jobPhotos {
+		b.Run(c.name, func(b *testing.B) {
+			data, err := os.ReadFile(c.photo(b))
+			if err != nil {
+				b.Fatal(err)
 			}
-		}
+			info, _ := pipeline.Inspect(data)
+			img, err := pipeline.Decode(data, info)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, ratio := range jobRatios {
+					r, _ := ParseRatio(ratio)
+					cw, ch := r.CropSize(4000, 3000)
+					rs := pipeline.NewResizer(img.Crop(pipeline.CropRect(4000, 3000, cw, ch, 0.5, 0.5)))
+					for _, w := range jobWidths {
+						rs.Resize(w, r.Height(w, 4000, 3000))
+					}
+				}
+			}
+		})
 	}
 }
 
-// BenchmarkJobDecode times decoding the job's 12-megapixel JPEG to RGBA.
+// BenchmarkJobDecode times decoding the job's 12-megapixel JPEG (kept as
+// YCbCr), as sRGB and tagged Display P3 (the conversion's tables are built
+// at decode; the pixels are converted as variants are made).
 func BenchmarkJobDecode(b *testing.B) {
-	data, err := os.ReadFile(jobPhoto(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	info, _ := pipeline.Inspect(data)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := pipeline.Decode(data, info); err != nil {
-			b.Fatal(err)
-		}
+	for _, c := range jobPhotos {
+		b.Run(c.name, func(b *testing.B) {
+			data, err := os.ReadFile(c.photo(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			info, _ := pipeline.Inspect(data)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := pipeline.Decode(data, info); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

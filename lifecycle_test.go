@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
 	"image/png"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"slices"
@@ -446,4 +448,65 @@ func TestFocalPoint(t *testing.T) {
 			assert.True(t, g>>8 > 180 && r>>8 < 90, "focus %v: want green, got r=%d g=%d", tc.focus, r>>8, g>>8)
 		}
 	}
+}
+
+// TestSaveConvertsColourToSRGB uploads the Display P3 chart and checks that
+// every variant (AVIF and JPEG) holds its colours converted to sRGB, as
+// littleCMS converts them; and that a picture whose profile cannot be
+// applied is processed all the same, as sRGB, with a warning that names
+// its key.
+func TestSaveConvertsColourToSRGB(t *testing.T) {
+	var logs syncBuffer
+	h := newHarness(t, pictures.PictureField{
+		AspectRatios: []string{""}, ContainerWidth: 128, GridColumns: 1, PixelDensities: []int{1},
+		FileTypes: []string{"AVIF", "JPEG"}, Encoding: pipeline.Options{AVIFQuality: 95, JPEGQuality: 95},
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	var expected map[string][][3]int
+	require.NoError(t, json.Unmarshal(readFile(t, "testdata/color/expected.json"), &expected))
+
+	p, err := h.field.Save(context.Background(), bytes.NewReader(readFile(t, "testdata/color/display-p3-v4.png")), "p3.png")
+	require.NoError(t, err)
+	done := h.wait(t)
+	require.NotEmpty(t, done.Keys())
+	for _, key := range done.Keys() {
+		img := decodeVariant(t, key, get(t, h.store, key))
+		b := img.Bounds()
+		for i, want := range expected["display-p3-v4"] {
+			// The middle of patch i of the 4x4 chart, at the variant's size.
+			x, y := b.Min.X+(i%4*2+1)*b.Dx()/8, b.Min.Y+(i/4*2+1)*b.Dy()/8
+			r, g, bl, _ := img.At(x, y).RGBA()
+			for ch, v := range []uint32{r >> 8, g >> 8, bl >> 8} {
+				assert.InDelta(t, want[ch], int(v), 6, "%s: patch %d channel %d", key, i, ch)
+			}
+		}
+	}
+	assert.NotContains(t, logs.String(), "colour profile not applied")
+
+	p, err = h.field.Save(context.Background(), bytes.NewReader(readFile(t, "testdata/color/unsupported-profile.jpeg")), "named.jpeg")
+	require.NoError(t, err, "an unsupported profile never fails the upload")
+	done = h.wait(t)
+	assert.Equal(t, p.Key, done.Key)
+	assert.NotEmpty(t, done.Keys())
+	assert.Contains(t, logs.String(), "colour profile not applied")
+	assert.Contains(t, logs.String(), "key="+p.Key)
+	assert.Contains(t, logs.String(), "Named colours")
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -330,6 +330,10 @@ func (c *compiled) generate(ctx context.Context, p *Picture, plan []VariantSet, 
 	}
 	data = nil
 	defer img.Release()
+	if w := img.Warning(); w != nil {
+		// Never a failure: the picture is shown as if it were sRGB.
+		c.logger.Warn("pictures: colour profile not applied", "field", p.Field, "key", p.Key, "err", w)
+	}
 	if b := img.Bounds(); b.Dx() != p.Width || b.Dy() != p.Height {
 		return processor.Permanent(fmt.Errorf("pictures: original %s is %dx%d upright, the Picture says %dx%d", p.Key, b.Dx(), b.Dy(), p.Width, p.Height))
 	}

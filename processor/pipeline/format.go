@@ -128,6 +128,10 @@ type Info struct {
 	Width, Height int
 	// Orientation is the EXIF orientation, 1 (upright) to 8.
 	Orientation int
+	// ICC is the embedded colour profile, if any; AVIFs may describe
+	// their colours with CICP codes instead.
+	ICC  []byte
+	cicp *cicp
 }
 
 // Upright returns the size of the image once its orientation is applied.
@@ -157,9 +161,11 @@ func Inspect(data []byte) (Info, error) {
 	case JPEG:
 		cfg, err = jpeg.DecodeConfig(r)
 		info.Orientation = exifOrientation(jpegEXIF(data))
+		info.ICC = jpegICC(data)
 	case PNG:
 		cfg, err = png.DecodeConfig(r)
 		info.Orientation = exifOrientation(pngEXIF(data))
+		info.ICC = pngICC(data)
 	case GIF:
 		cfg, err = gif.DecodeConfig(r)
 	case WEBP:
@@ -169,10 +175,17 @@ func Inspect(data []byte) (Info, error) {
 		}
 		cfg, err = webp.DecodeConfig(r)
 		info.Orientation = exifOrientation(webpEXIF(data))
+		info.ICC = webpICC(data)
 	case AVIF:
 		cfg, err = avif.DecodeConfig(r)
 		if err == nil {
 			info.Orientation = avifOrientation(data)
+			if icc, c, ok := avifColour(data); ok {
+				info.ICC = icc
+				if icc == nil {
+					info.cicp = &c
+				}
+			}
 		}
 	}
 	if err != nil {

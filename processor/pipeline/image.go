@@ -10,13 +10,18 @@ import (
 // stays in its decoded YCbCr form (1.5 bytes a pixel where RGBA takes 4) and
 // every resize converts the rows it reads. Other formats are held as RGBA.
 type Image struct {
-	rgba  *image.RGBA
-	ycbcr *image.YCbCr
-	gray  *image.Gray
+	rgba   *image.RGBA
+	rgba16 *halvedImage[uint16] // premultiplied RGBA, 16 bits a channel
+	ycbcr  *image.YCbCr
+	gray   *image.Gray
+	// conv converts the colours to sRGB, when they are not (see Resize).
+	conv *converter
 	// r is the region of the underlying image, at its own coordinates.
 	r image.Rectangle
 	// opaque caches Opaque for RGBA images: 0 unknown, 1 no, 2 yes.
 	opaque uint8
+	// warning says why the colour profile was not applied.
+	warning error
 }
 
 // FromRGBA returns an Image of m, which it shares.
@@ -25,15 +30,16 @@ func FromRGBA(m *image.RGBA) *Image { return &Image{rgba: m, r: m.Rect} }
 // Opaque reports whether every pixel is opaque: always for YCbCr and gray
 // images, and for RGBA ones whose pixels all are (checked once).
 func (m *Image) Opaque() bool {
-	if m.rgba == nil {
+	if m.rgba == nil && m.rgba16 == nil {
 		return true
 	}
 	if m.opaque == 0 {
 		m.opaque = 2
-		for y := m.r.Min.Y; y < m.r.Max.Y && m.opaque == 2; y++ {
-			row := m.rgba.Pix[m.rgba.PixOffset(m.r.Min.X, y):][:m.r.Dx()*4]
-			for i := 3; i < len(row); i += 4 {
-				if row[i] != 0xFF {
+		buf := make([]uint16, m.r.Dx()*4)
+		for y := 0; y < m.r.Dy() && m.opaque == 2; y++ {
+			readRow(m, buf, 0, y)
+			for i := 3; i < len(buf); i += 4 {
+				if buf[i] != 0xFFFF {
 					m.opaque = 1
 					break
 				}
@@ -42,6 +48,10 @@ func (m *Image) Opaque() bool {
 	}
 	return m.opaque == 2
 }
+
+// deep reports whether m is processed at 16 bits a channel: it has them,
+// or its colours are converted to sRGB (which needs the precision).
+func (m *Image) deep() bool { return m.rgba16 != nil || m.conv != nil }
 
 // Bounds returns the image's size, at the origin.
 func (m *Image) Bounds() image.Rectangle { return image.Rect(0, 0, m.r.Dx(), m.r.Dy()) }
@@ -59,44 +69,58 @@ func (m *Image) Crop(r image.Rectangle) *Image {
 // after. Crops share pixels: release only the image Decode returned.
 func (m *Image) Release() {
 	Recycle(m.rgba)
-	m.rgba, m.ycbcr, m.gray = nil, nil, nil
+	m.rgba, m.rgba16, m.ycbcr, m.gray = nil, nil, nil, nil
 }
 
-// RGBA returns the image as premultiplied RGBA, a copy unless it is held so.
+// RGBA returns the image as premultiplied RGBA, in sRGB: a copy unless it
+// is held so.
 func (m *Image) RGBA() *image.RGBA {
-	if m.rgba != nil && m.r == m.rgba.Rect {
+	if m.rgba != nil && m.r == m.rgba.Rect && m.conv == nil {
 		return m.rgba
 	}
-	out := NewRGBA(m.r.Dx(), m.r.Dy())
-	parallelRows(m.r.Dy(), func(y0, y1 int) {
-		for y := y0; y < y1; y++ {
-			m.row(out.Pix[y*out.Stride:][:m.r.Dx()*4], 0, y)
-		}
-	})
-	return out
+	return NewResizer(m).Resize(m.r.Dx(), m.r.Dy())
 }
 
-// At returns the colour of a pixel, for tests and small reads.
+// At returns the colour of a pixel as stored (before any conversion to
+// sRGB), for tests and small reads.
 func (m *Image) At(x, y int) color.RGBA {
 	var p [4]uint8
-	m.row(p[:], x, y)
+	readRow(m, p[:], x, y)
 	return color.RGBA{p[0], p[1], p[2], p[3]}
 }
 
-// row writes len(dst)/4 pixels of row y, from column x0, as premultiplied
-// RGBA.
-func (m *Image) row(dst []uint8, x0, y int) {
+// readRow writes len(dst)/4 pixels of row y of m, from column x0, as
+// premultiplied RGBA samples of 8 or 16 bits.
+func readRow[T sample](m *Image, dst []T, x0, y int) {
 	x0 += m.r.Min.X
 	y += m.r.Min.Y
 	n := len(dst) / 4
+	scale := ^T(0) / 255 // 1 for bytes, 257 for 16 bits
 	switch {
+	case m.rgba16 != nil:
+		src := m.rgba16.pix[(y*m.rgba16.w+x0)*4:][:n*4]
+		if d, ok := any(dst).([]uint16); ok {
+			copy(d, src)
+			return
+		}
+		for i, v := range src {
+			dst[i] = T((uint32(v)*255 + 32767) / 65535)
+		}
 	case m.rgba != nil:
-		copy(dst, m.rgba.Pix[m.rgba.PixOffset(x0, y):][:n*4])
+		src := m.rgba.Pix[m.rgba.PixOffset(x0, y):][:n*4]
+		if d, ok := any(dst).([]uint8); ok {
+			copy(d, src)
+			return
+		}
+		for i, v := range src {
+			dst[i] = T(v) * scale
+		}
 	case m.gray != nil:
 		src := m.gray.Pix[m.gray.PixOffset(x0, y):][:n]
 		for i, v := range src {
-			d := dst[i*4 : i*4+4]
-			d[0], d[1], d[2], d[3] = v, v, v, 0xFF
+			g := T(v) * scale
+			d := dst[i*4 : i*4+4 : i*4+4]
+			d[0], d[1], d[2], d[3] = g, g, g, ^T(0)
 		}
 	default:
 		ycbcrRow(dst, m.ycbcr, x0, y)
@@ -106,7 +130,7 @@ func (m *Image) row(dst []uint8, x0, y int) {
 // ycbcrRow converts pixels of row y of a YCbCr image from column x0 with
 // the fixed-point arithmetic of color.YCbCrToRGB (and image/draw), so the
 // result is exactly what converting the whole image would give.
-func ycbcrRow(dst []uint8, m *image.YCbCr, x0, y int) {
+func ycbcrRow[T sample](dst []T, m *image.YCbCr, x0, y int) {
 	n := len(dst) / 4
 	yp := m.Y[m.YOffset(x0, y):][:n]
 	switch m.SubsampleRatio {
@@ -119,13 +143,14 @@ func ycbcrRow(dst []uint8, m *image.YCbCr, x0, y int) {
 			putYCC(dst[0:4], yp[0], m.Cb[ci], m.Cr[ci])
 			i, ci = 1, ci+1
 		}
+		scale := ^T(0) / 255
 		for ; i < n; i, ci = i+2, ci+1 {
 			cb1, cr1 := int32(m.Cb[ci])-128, int32(m.Cr[ci])-128
 			rc, gc, bc := 91881*cr1, -22554*cb1-46802*cr1, 116130*cb1
 			for k := i; k < min(i+2, n); k++ {
 				yy1 := int32(yp[k]) * 0x10101
-				d := dst[k*4 : k*4+4]
-				d[0], d[1], d[2], d[3] = clampYCC(yy1+rc), clampYCC(yy1+gc), clampYCC(yy1+bc), 0xFF
+				d := dst[k*4 : k*4+4 : k*4+4]
+				d[0], d[1], d[2], d[3] = T(clampYCC(yy1+rc))*scale, T(clampYCC(yy1+gc))*scale, T(clampYCC(yy1+bc))*scale, ^T(0)
 			}
 		}
 	case image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio440:
@@ -141,13 +166,14 @@ func ycbcrRow(dst []uint8, m *image.YCbCr, x0, y int) {
 	}
 }
 
-func putYCC(d []uint8, y, cb, cr uint8) {
+func putYCC[T sample](d []T, y, cb, cr uint8) {
+	scale := ^T(0) / 255
 	yy1 := int32(y) * 0x10101
 	cb1, cr1 := int32(cb)-128, int32(cr)-128
-	d[0] = clampYCC(yy1 + 91881*cr1)
-	d[1] = clampYCC(yy1 - 22554*cb1 - 46802*cr1)
-	d[2] = clampYCC(yy1 + 116130*cb1)
-	d[3] = 0xFF
+	d[0] = T(clampYCC(yy1+91881*cr1)) * scale
+	d[1] = T(clampYCC(yy1-22554*cb1-46802*cr1)) * scale
+	d[2] = T(clampYCC(yy1+116130*cb1)) * scale
+	d[3] = ^T(0)
 }
 
 func clampYCC(v int32) uint8 {

@@ -293,6 +293,27 @@ func orient(src *image.RGBA, o int) *image.RGBA {
 	return dst
 }
 
+// orient16 transforms a 16-bit image by orientation o.
+func orient16(src halvedImage[uint16], o int) halvedImage[uint16] {
+	if o <= 1 || o > 8 {
+		return src
+	}
+	dw, dh := src.w, src.h
+	if o >= 5 {
+		dw, dh = src.h, src.w
+	}
+	dst := halvedImage[uint16]{pix: make([]uint16, len(src.pix)), w: dw, h: dh}
+	parallelRows(src.h, func(y0, y1 int) {
+		for sy := y0; sy < y1; sy++ {
+			for sx := 0; sx < src.w; sx++ {
+				dx, dy := oriented(o, sx, sy, src.w, src.h)
+				copy(dst.pix[(dy*dw+dx)*4:][:4], src.pix[(sy*src.w+sx)*4:][:4])
+			}
+		}
+	})
+	return dst
+}
+
 // orientPlane writes the sw x sh plane src (of stride sstride) into dst
 // (of stride dstride) transformed by orientation o.
 func orientPlane(dst []byte, dstride int, src []byte, sstride, sw, sh, o int) {

@@ -43,19 +43,60 @@ func NewResizer(src *Image) *Resizer {
 	return &Resizer{src: src}
 }
 
-// Resize returns a new w x h image resampled from the whole source.
+// Resize returns a new w x h image resampled from the whole source, in
+// sRGB. Sources of 16 bits a channel, and sources whose colours need
+// converting to sRGB, are resampled and converted at 16 bits a channel and
+// rounded to 8 bits at the end, so no precision is lost on the way. Rows
+// are converted and rounded as they are made: no 16-bit image of the
+// output is kept.
 func (r *Resizer) Resize(w, h int) *image.RGBA {
+	out := NewRGBA(w, h)
+	if !r.src.deep() {
+		resizeInto(r, w, h, func(y int) []uint8 { return out.Pix[y*w*4:][:w*4] }, nil)
+		return out
+	}
+	opaque, conv := r.src.Opaque(), r.src.conv
+	resizeInto(r, w, h, nil, func(y int, row []uint16) {
+		if conv != nil {
+			conv.convert(row, opaque)
+		}
+		d := out.Pix[y*w*4:][:w*4]
+		for i, v := range row {
+			d[i] = uint8((uint32(v)*255 + 32767) / 65535)
+		}
+	})
+	return out
+}
+
+// resizeInto resamples the source at w x h, of 8 or 16 bits, each row y
+// into dst(y) or, when dst is nil, into a scratch row handed to done.
+// Sources of 8 bits (and their pyramid levels) are read as 8 bits even
+// into 16-bit outputs: the filters' fractions are kept, at half the
+// memory traffic.
+func resizeInto[T sample](r *Resizer, w, h int, dst func(y int) []T, done func(y int, row []T)) {
 	src := r.level(w, h)
 	if b := src.Bounds(); b.Dx() == w && b.Dy() == h {
-		dst := NewRGBA(w, h)
 		parallelRows(h, func(y0, y1 int) {
+			var scratch []T
 			for y := y0; y < y1; y++ {
-				src.row(dst.Pix[y*dst.Stride:][:w*4], 0, y)
+				if dst != nil {
+					readRow(src, dst(y), 0, y)
+					continue
+				}
+				if scratch == nil {
+					scratch = make([]T, w*4)
+				}
+				readRow(src, scratch, 0, y)
+				done(y, scratch)
 			}
 		})
-		return dst
+		return
 	}
-	return resample(src, w, h)
+	if src.rgba16 != nil {
+		resample[uint16](src, w, h, dst, done)
+	} else {
+		resample[uint8](src, w, h, dst, done)
+	}
 }
 
 // level returns the smallest pyramid level at least pyramidFactor times
@@ -68,7 +109,15 @@ func (r *Resizer) level(w, h int) *Image {
 			return cur
 		}
 		if i == len(r.levels) {
-			l := FromRGBA(halve(cur))
+			var l *Image
+			if r.src.rgba16 != nil {
+				h := halve[uint16](cur)
+				l = &Image{rgba16: &h}
+			} else {
+				l = &Image{rgba: rgbaOf(halve[uint8](cur))}
+			}
+			l.r = image.Rect(0, 0, b.Dx()/2, b.Dy()/2)
+			l.conv = r.src.conv
 			if cur.Opaque() {
 				l.opaque = 2 // averages of opaque pixels are opaque
 			}
@@ -87,35 +136,50 @@ func (r *Resizer) Release() {
 	r.levels = nil
 }
 
+// A sample is a channel value: 8 or 16 bits.
+type sample interface{ ~uint8 | ~uint16 }
+
+// halvedImage is a pyramid level being built.
+type halvedImage[T sample] struct {
+	pix  []T
+	w, h int
+}
+
 // halve returns src scaled to half its size (rounded down) by averaging
 // each 2x2 block.
-func halve(src *Image) *image.RGBA {
+func halve[T sample](src *Image) halvedImage[T] {
 	b := src.Bounds()
 	w, h := b.Dx()/2, b.Dy()/2
-	dst := NewRGBA(w, h)
+	dst := halvedImage[T]{pix: makeSamples[T](w * h * 4), w: w, h: h}
 	parallelRows(h, func(y0, y1 int) {
-		var r0, r1 []uint8
-		if src.rgba == nil {
-			r0, r1 = make([]uint8, w*8), make([]uint8, w*8)
-		}
+		r0, r1 := make([]T, w*8), make([]T, w*8)
 		for y := y0; y < y1; y++ {
-			if src.rgba != nil {
-				r0 = src.rgba.Pix[src.rgba.PixOffset(src.r.Min.X, src.r.Min.Y+2*y):][:w*8]
-				r1 = src.rgba.Pix[src.rgba.PixOffset(src.r.Min.X, src.r.Min.Y+2*y+1):][:w*8]
-			} else {
-				src.row(r0, 0, 2*y)
-				src.row(r1, 0, 2*y+1)
-			}
-			d := dst.Pix[y*dst.Stride : y*dst.Stride+w*4]
+			readRow(src, r0, 0, 2*y)
+			readRow(src, r1, 0, 2*y+1)
+			d := dst.pix[y*w*4 : (y+1)*w*4]
 			for x := 0; x < w; x++ {
 				s := x * 8
 				for c := 0; c < 4; c++ {
-					d[x*4+c] = uint8((uint32(r0[s+c]) + uint32(r0[s+4+c]) + uint32(r1[s+c]) + uint32(r1[s+4+c]) + 2) >> 2)
+					d[x*4+c] = T((uint32(r0[s+c]) + uint32(r0[s+4+c]) + uint32(r1[s+c]) + uint32(r1[s+4+c]) + 2) >> 2)
 				}
 			}
 		}
 	})
 	return dst
+}
+
+// makeSamples allocates n samples, from the pixel pool for 8-bit ones.
+func makeSamples[T sample](n int) []T {
+	var zero T
+	if _, ok := any(zero).(uint8); ok {
+		return any(NewRGBA(n/4, 1).Pix).([]T)
+	}
+	return make([]T, n)
+}
+
+// rgbaOf wraps a level's 8-bit samples as an image.
+func rgbaOf[T sample](l halvedImage[T]) *image.RGBA {
+	return &image.RGBA{Pix: any(l.pix).([]uint8), Stride: l.w * 4, Rect: image.Rect(0, 0, l.w, l.h)}
 }
 
 func catmullRom(x float64) float64 {
@@ -177,47 +241,52 @@ func newFilter(in, out int) filter {
 	return f
 }
 
-// clamp8 turns a fixed-point accumulator into a byte.
-func clamp8(acc int32) uint8 {
-	v := (acc + weightOne/2) >> weightBits
+// clampT turns a fixed-point accumulator into a sample.
+func clampT[T sample](acc int64) T {
+	return clampScaled[T](acc, 1)
+}
+
+// clampScaled turns a fixed-point accumulator of samples into a sample
+// scale times larger (257 for 8 bits into 16, else 1).
+func clampScaled[T sample](acc, scale int64) T {
+	v := (acc*scale + weightOne/2) >> weightBits
+	top := int64(^T(0))
 	if v < 0 {
 		return 0
 	}
-	if v > 255 {
-		return 255
+	if v > top {
+		return T(top)
 	}
-	return uint8(v)
+	return T(v)
 }
 
-// resample scales src to w x h, separably. Each band of output rows
-// (one per CPU) streams through the input: it filters each input row
+// resample scales src to w x h, separably, row y into dst(y) or a scratch
+// row handed to done (see resizeInto). Each band of output
+// rows (one per CPU) streams through the input: it filters each input row
 // horizontally once, into a ring of as many rows as the vertical filter has
 // taps, and computes its output rows from the ring. No intermediate image
 // of the whole height is made: a band needs taps x w pixels.
-func resample(src *Image, w, h int) *image.RGBA {
+//
+// The input is read as S samples (those of the source, or 8 bits for
+// converted ones), filtered horizontally into T samples.
+func resample[S, T sample](src *Image, w, h int, dst func(y int) []T, done func(y int, row []T)) {
 	b := src.Bounds()
 	sw, sh := b.Dx(), b.Dy()
 	fx, fy := newFilter(sw, w), newFilter(sh, h)
-	dst := NewRGBA(w, h)
+	opaque := src.Opaque()
 	parallelRows(h, func(y0, y1 int) {
-		ring := make([]uint8, fy.taps*w*4)
+		ring := make([]T, fy.taps*w*4)
 		filled := -1 // the last input row filtered into the ring
-		acc := make([]int32, w*4)
-		var in []uint8 // a converted source row, when src is not RGBA
-		if src.rgba == nil {
-			in = make([]uint8, sw*4)
+		acc := make([]int64, w*4)
+		in := make([]S, sw*4)
+		var scratch []T
+		if dst == nil {
+			scratch = make([]T, w*4)
 		}
-		opaque := src.Opaque()
 		for y := y0; y < y1; y++ {
 			start := fy.start[y]
 			for r := max(filled+1, start); r < min(start+fy.taps, sh); r++ {
-				row := in
-				if src.rgba != nil {
-					row = src.rgba.Pix[src.rgba.PixOffset(src.r.Min.X, src.r.Min.Y+r):][:sw*4]
-				} else {
-					src.row(row, 0, r)
-				}
-				horizontal(ring[(r%fy.taps)*w*4:][:w*4], row, &fx, sw == w, opaque)
+				horizontal(ring[(r%fy.taps)*w*4:][:w*4], sourceRow(src, in, r), &fx, sw == w, opaque)
 				filled = r
 			}
 			clear(acc)
@@ -226,30 +295,54 @@ func resample(src *Image, w, h int) *image.RGBA {
 					continue
 				}
 				row := ring[((start+k)%fy.taps)*w*4:][:w*4]
+				w64 := int64(wt)
 				for i, v := range row {
-					acc[i] += wt * int32(v)
+					acc[i] += w64 * int64(v)
 				}
 			}
-			out := dst.Pix[y*dst.Stride : y*dst.Stride+w*4]
+			out := scratch
+			if dst != nil {
+				out = dst(y)
+			}
 			for x := 0; x < w; x++ {
 				a := acc[x*4 : x*4+4 : x*4+4]
 				o := out[x*4 : x*4+4 : x*4+4]
 				if opaque {
-					o[0], o[1], o[2], o[3] = clamp8(a[0]), clamp8(a[1]), clamp8(a[2]), 0xFF
+					o[0], o[1], o[2], o[3] = clampT[T](a[0]), clampT[T](a[1]), clampT[T](a[2]), ^T(0)
 				} else {
 					storePremul(o, a[0], a[1], a[2], a[3])
 				}
 			}
+			if done != nil {
+				done(y, out)
+			}
 		}
 	})
-	return dst
+}
+
+// sourceRow returns row r of src: its own pixels when it holds them in the
+// sample type, else converted into buf.
+func sourceRow[T sample](src *Image, buf []T, r int) []T {
+	if src.rgba != nil {
+		if row, ok := any(src.rgba.Pix[src.rgba.PixOffset(src.r.Min.X, src.r.Min.Y+r):][:len(buf)]).([]T); ok {
+			return row
+		}
+	}
+	readRow(src, buf, 0, r)
+	return buf
 }
 
 // horizontal filters one input row into out (w pixels). An opaque row
 // skips the alpha channel, a quarter of the work.
-func horizontal(out, in []uint8, fx *filter, same, opaque bool) {
+func horizontal[S, T sample](out []T, in []S, fx *filter, same, opaque bool) {
+	scale := int64(^T(0)) / int64(^S(0)) // 1, or 257 from 8 bits to 16
+	if scale == 0 {
+		panic("pipeline: horizontal narrows samples")
+	}
 	if same {
-		copy(out, in)
+		for i, v := range in[:len(out)] {
+			out[i] = T(int64(v) * scale)
+		}
 		return
 	}
 	w := len(out) / 4
@@ -261,40 +354,42 @@ func horizontal(out, in []uint8, fx *filter, same, opaque bool) {
 			px = px[:n] // lets the compiler drop the bounds checks below
 		}
 		o := out[x*4 : x*4+4 : x*4+4]
-		var r, g, b int32
+		var r, g, b int64
 		if opaque {
 			for k, wt := range ws {
 				if k*4+2 >= len(px) {
 					break // taps past the right edge have no weight
 				}
-				r += wt * int32(px[k*4])
-				g += wt * int32(px[k*4+1])
-				b += wt * int32(px[k*4+2])
+				w64 := int64(wt)
+				r += w64 * int64(px[k*4])
+				g += w64 * int64(px[k*4+1])
+				b += w64 * int64(px[k*4+2])
 			}
-			o[0], o[1], o[2], o[3] = clamp8(r), clamp8(g), clamp8(b), 0xFF
+			o[0], o[1], o[2], o[3] = clampScaled[T](r, scale), clampScaled[T](g, scale), clampScaled[T](b, scale), ^T(0)
 			continue
 		}
-		var a int32
+		var a int64
 		for k, wt := range ws {
 			if wt == 0 {
 				continue
 			}
 			p := px[k*4 : k*4+4 : k*4+4]
-			r += wt * int32(p[0])
-			g += wt * int32(p[1])
-			b += wt * int32(p[2])
-			a += wt * int32(p[3])
+			w64 := int64(wt)
+			r += w64 * int64(p[0])
+			g += w64 * int64(p[1])
+			b += w64 * int64(p[2])
+			a += w64 * int64(p[3])
 		}
-		storePremul(o, r, g, b, a)
+		storePremul(o, r*scale, g*scale, b*scale, a*scale)
 	}
 }
 
 // storePremul stores a filtered premultiplied pixel, keeping each colour
 // channel at most the alpha (the kernel's negative lobes can overshoot).
-func storePremul(p []uint8, r, g, b, a int32) {
-	av := clamp8(a)
-	p[0] = min(clamp8(r), av)
-	p[1] = min(clamp8(g), av)
-	p[2] = min(clamp8(b), av)
+func storePremul[T sample](p []T, r, g, b, a int64) {
+	av := clampT[T](a)
+	p[0] = min(clampT[T](r), av)
+	p[1] = min(clampT[T](g), av)
+	p[2] = min(clampT[T](b), av)
 	p[3] = av
 }

@@ -128,12 +128,19 @@ func serveWorker(in io.Reader, out io.Writer) int {
 // always explicit: the zero avif.Options means speed 0 and 4:4:4, seconds
 // per small image.
 func encodeAVIF(w io.Writer, img *image.RGBA, quality, speed int) error {
-	return avif.Encode(w, img, avif.Options{
+	var buf bytes.Buffer
+	err := avif.Encode(&buf, img, avif.Options{
 		Quality:           quality,
 		QualityAlpha:      quality,
 		Speed:             speed,
 		ChromaSubsampling: image.YCbCrSubsampleRatio420,
 	})
+	if err != nil {
+		return err
+	}
+	tagSRGB(buf.Bytes())
+	_, err = w.Write(buf.Bytes())
+	return err
 }
 
 // AVIFWorkers returns the number of worker processes AVIF encoding uses;
