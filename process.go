@@ -168,7 +168,7 @@ func (f *PictureField) Fingerprint() string { return fingerprint(f.Encoding) }
 
 // pipelineVersion changes whenever the pipeline's output changes in a way
 // that should regenerate existing variants (resampling, colour handling).
-const pipelineVersion = "2"
+const pipelineVersion = "3"
 
 // fingerprint identifies the encoder settings variants are made with.
 func fingerprint(o pipeline.Options) string {
