@@ -545,7 +545,7 @@ type variantURLs struct {
 
 func (c *compiled) variantURLs(p *Picture, r Ratio) variantURLs {
 	u := variantURLs{c: c, p: p, r: r}
-	if _, ok := c.storage.(URLBaser); ok {
+	if b, ok := c.storage.(URLBaser); ok && b.URLBase() != "" {
 		u.stem = c.storage.URL(stem(p.Key))
 	}
 	return u

@@ -32,7 +32,9 @@ type Storage interface {
 // A URLBaser is a Storage whose URL(key) is always URLBase() followed by
 // key, each path element escaped as by url.PathEscape. storage.Dir and
 // storage.Memory are. Rendering uses this optional upgrade to build the URLs
-// of a picture's variants from one URL call instead of one per variant.
+// of a picture's variants from one URL call instead of one per variant. An
+// empty URLBase means that, for this storage's configuration, URLs are not
+// made that way (presigned ones, say).
 type URLBaser interface {
 	URLBase() string
 }

@@ -61,7 +61,7 @@ func Handler(s Opener, baseURL string, public func(key string) bool) http.Handle
 		h := w.Header()
 		h.Set("Content-Type", contentType(key))
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		h.Set("Cache-Control", VariantCacheControl)
 		if rs, ok := obj.(io.ReadSeeker); ok {
 			var mod time.Time
 			if st, ok := obj.(interface{ Stat() (fs.FileInfo, error) }); ok {
@@ -78,6 +78,11 @@ func Handler(s Opener, baseURL string, public func(key string) bool) http.Handle
 		io.Copy(w, obj)
 	})
 }
+
+// VariantCacheControl is the Cache-Control of variants: a variant key's
+// content never changes (a new configuration writes new keys), so browsers
+// and CDNs may keep it for a year without asking again.
+const VariantCacheControl = "public, max-age=31536000, immutable"
 
 // contentType returns the MIME type of key's extension, or
 // application/octet-stream.

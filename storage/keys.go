@@ -43,6 +43,10 @@ func invalidKey(key string) error {
 	return fmt.Errorf("%w %q", ErrInvalidKey, key)
 }
 
+// CheckPrefix accepts "" and any string that some valid key starts with:
+// the prefixes List may be given.
+func CheckPrefix(prefix string) error { return checkPrefix(prefix) }
+
 // checkPrefix accepts "" and any string that some valid key starts with.
 func checkPrefix(prefix string) error {
 	if prefix == "" {
@@ -78,6 +82,11 @@ func IsVariantKey(key string) bool {
 	}
 	return true
 }
+
+// JoinURL joins base (given a trailing slash if it lacks one) and key,
+// escaping each path element of key as url.PathEscape does: the URL of key
+// for a storage whose objects are served under base.
+func JoinURL(base, key string) string { return keyURL(base, key) }
 
 // keyURL joins base and key, escaping each path element of key as
 // url.PathEscape does.
