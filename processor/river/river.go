@@ -1,0 +1,284 @@
+// Package river runs the variant generation of package pictures through
+// River (github.com/riverqueue/river), a durable job queue on PostgreSQL:
+// jobs survive restarts and crashes, run on any number of worker processes
+// on any machines, are retried with backoff, and can be enqueued in the
+// same transaction that saves the application's row, so a saved post never
+// lacks its job. It lives in its own module, so that applications on the
+// in-process pool do not build a database driver.
+//
+// A web process enqueues; worker processes (the application's own binary,
+// with the same fields registered) work:
+//
+//	pool, _ := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+//	_ = river.Migrate(ctx, pool)                  // River's tables, once per deploy
+//	q, _ := river.New(pool, river.Config{})
+//	field.Processor = q                           // Save and Schedule enqueue
+//	...
+//	q.Start(ctx)                                  // in worker processes only
+//	defer q.Stop(context.Background())
+//
+// To enqueue with the row, Upload the file, then insert the row and the
+// job in one transaction:
+//
+//	p, _ := field.Upload(ctx, file, name)
+//	tx, _ := pool.Begin(ctx)
+//	tx.Exec(ctx, `INSERT INTO posts (image) VALUES ($1)`, p)
+//	q.EnqueueTx(ctx, tx, pictures.Job{Picture: p})
+//	tx.Commit(ctx)
+//
+// Each picture has at most one job waiting or running (unique by field,
+// key and focal point): scheduling it again meanwhile is a no-op, and a new
+// focal point makes a new job.
+package river
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/gopictures/pictures"
+	"github.com/gopictures/pictures/processor"
+)
+
+// Config configures a Queue. Its zero value means the defaults.
+type Config struct {
+	// Queue is the River queue of picture jobs. Default "pictures".
+	Queue string
+	// Workers is how many jobs a working process (see Start) runs at once.
+	// Default GOMAXPROCS.
+	Workers int
+	// MaxAttempts is how many times a job is tried before it is given up
+	// (discarded, and logged). Default 5.
+	MaxAttempts int
+	// Backoff is the wait before the first retry; it doubles with each
+	// attempt, with 25% jitter, up to an hour. Default 5 seconds.
+	Backoff time.Duration
+	// JobTimeout bounds one job; its context is then canceled and the
+	// attempt fails. Default 2 minutes.
+	JobTimeout time.Duration
+	// RescueAfter is how long a job may stay running before it is taken as
+	// abandoned by a worker that died, and retried. It must exceed
+	// JobTimeout. Default JobTimeout + 1 minute (River checks every 30
+	// seconds).
+	RescueAfter time.Duration
+	// PollInterval is how often idle workers look for jobs, besides being
+	// woken by PostgreSQL notifications. Default 1 second.
+	PollInterval time.Duration
+	// ID names this process in River's tables (attempted_by). Default:
+	// River's, from the host name and a timestamp.
+	ID string
+	// Logger receives failures, with the picture's field and key. Default
+	// slog.Default().
+	Logger *slog.Logger
+	// Run does the work of a job. Default pictures.Run; tests replace it.
+	Run func(ctx context.Context, job pictures.Job) error
+}
+
+func (c Config) withDefaults() Config {
+	c.Queue = cmp.Or(c.Queue, "pictures")
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 5
+	}
+	c.Backoff = cmp.Or(c.Backoff, 5*time.Second)
+	c.JobTimeout = cmp.Or(c.JobTimeout, 2*time.Minute)
+	c.RescueAfter = cmp.Or(c.RescueAfter, c.JobTimeout+time.Minute)
+	c.PollInterval = cmp.Or(c.PollInterval, time.Second)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Run == nil {
+		c.Run = pictures.Run
+	}
+	return c
+}
+
+// Args are the arguments of a picture job in River's table (kind
+// "pictures"). Field, Key and Focus make the job unique.
+type Args struct {
+	Field string       `json:"field" river:"unique"`
+	Key   string       `json:"key" river:"unique"`
+	Focus string       `json:"focus,omitempty" river:"unique"`
+	Job   pictures.Job `json:"job"`
+}
+
+// Kind is River's name for picture jobs.
+func (Args) Kind() string { return "pictures" }
+
+func argsOf(job pictures.Job) Args {
+	a := Args{Field: job.Picture.Field, Key: job.Picture.Key, Job: job}
+	if f := job.Picture.Focus; f != nil {
+		a.Focus = strconv.FormatFloat(f.X, 'g', -1, 64) + "," + strconv.FormatFloat(f.Y, 'g', -1, 64)
+	}
+	return a
+}
+
+// A Queue is a pictures.Processor backed by River. It enqueues in any
+// process, and works jobs in those that call Start.
+type Queue struct {
+	client *river.Client[pgx.Tx]
+	cfg    Config
+	opts   river.InsertOpts
+}
+
+// New returns a Queue on pool, whose database must hold River's tables
+// (see Migrate).
+func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
+	cfg = cfg.withDefaults()
+	if cfg.RescueAfter <= cfg.JobTimeout {
+		return nil, fmt.Errorf("pictures river: RescueAfter (%v) must exceed JobTimeout (%v)", cfg.RescueAfter, cfg.JobTimeout)
+	}
+	q := &Queue{cfg: cfg}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &worker{q: q})
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		ID:                   cfg.ID,
+		Queues:               map[string]river.QueueConfig{cfg.Queue: {MaxWorkers: cfg.Workers}},
+		Workers:              workers,
+		MaxAttempts:          cfg.MaxAttempts,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		FetchPollInterval:    cfg.PollInterval,
+		FetchCooldown:        min(cfg.PollInterval, river.FetchCooldownDefault),
+		RetryPolicy:          backoff{cfg.Backoff},
+		Logger:               cfg.Logger,
+		ErrorHandler:         &errorHandler{cfg.Logger},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pictures river: %w", err)
+	}
+	q.client = client
+	q.opts = river.InsertOpts{
+		Queue:       cfg.Queue,
+		MaxAttempts: cfg.MaxAttempts,
+		UniqueOpts: river.UniqueOpts{
+			ByArgs: true,
+			// Waiting or running, not finished: a picture can be processed
+			// again later (a new configuration, Reconcile).
+			ByState: []rivertype.JobState{
+				rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+				rivertype.JobStateRunning, rivertype.JobStateScheduled,
+			},
+		},
+	}
+	return q, nil
+}
+
+// Migrate creates or updates River's tables in pool's database.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return fmt.Errorf("pictures river: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("pictures river: migrating: %w", err)
+	}
+	return nil
+}
+
+// Enqueue adds the job, unless the picture already has one waiting or
+// running. It makes Queue a pictures.Processor.
+func (q *Queue) Enqueue(ctx context.Context, job pictures.Job) error {
+	if _, err := q.client.Insert(ctx, argsOf(job), &q.opts); err != nil {
+		return fmt.Errorf("pictures river: enqueueing %s: %w", job.Picture.Key, err)
+	}
+	return nil
+}
+
+// EnqueueTx adds the job in tx: it exists if and only if tx commits.
+func (q *Queue) EnqueueTx(ctx context.Context, tx pgx.Tx, job pictures.Job) error {
+	if _, err := q.client.InsertTx(ctx, tx, argsOf(job), &q.opts); err != nil {
+		return fmt.Errorf("pictures river: enqueueing %s: %w", job.Picture.Key, err)
+	}
+	return nil
+}
+
+// Start makes this process work jobs, Workers at a time, until Stop or
+// ctx's end.
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.client.Start(ctx); err != nil {
+		return fmt.Errorf("pictures river: %w", err)
+	}
+	return nil
+}
+
+// Stop stops fetching jobs and waits for running ones to finish, or for
+// ctx to end (then they are canceled, and retried later, here or
+// elsewhere).
+func (q *Queue) Stop(ctx context.Context) error {
+	err := q.client.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return q.client.StopAndCancel(context.Background())
+	}
+	return err
+}
+
+// Client returns the River client, for what this package does not cover
+// (subscriptions, metrics, other job kinds).
+func (q *Queue) Client() *river.Client[pgx.Tx] { return q.client }
+
+// worker runs picture jobs.
+type worker struct {
+	river.WorkerDefaults[Args]
+	q *Queue
+}
+
+func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
+	err := w.q.cfg.Run(ctx, job.Args.Job)
+	if err != nil && processor.IsPermanent(err) {
+		// Retrying cannot help (a missing original, an unknown field).
+		return river.JobCancel(err)
+	}
+	return err
+}
+
+// backoff doubles the wait from base with each attempt, with 25% jitter,
+// up to an hour.
+type backoff struct{ base time.Duration }
+
+func (b backoff) NextRetry(job *rivertype.JobRow) time.Time {
+	d := b.base
+	for i := 1; i < job.Attempt && d < time.Hour; i++ {
+		d *= 2
+	}
+	d = min(d, time.Hour)
+	d += time.Duration(rand.Int64N(int64(d)/2+1)) - d/4
+	return time.Now().Add(d)
+}
+
+// errorHandler logs failed attempts with the picture's field and key.
+type errorHandler struct{ log *slog.Logger }
+
+func (h *errorHandler) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
+	h.log.Warn("pictures: job attempt failed", jobAttrs(job, err)...)
+	return nil
+}
+
+func (h *errorHandler) HandlePanic(ctx context.Context, job *rivertype.JobRow, panicVal any, trace string) *river.ErrorHandlerResult {
+	h.log.Error("pictures: job panicked", append(jobAttrs(job, fmt.Errorf("panic: %v", panicVal)), "trace", trace)...)
+	return nil
+}
+
+func jobAttrs(job *rivertype.JobRow, err error) []any {
+	var a Args
+	if json.Unmarshal(job.EncodedArgs, &a) != nil {
+		return []any{"job", job.ID, "attempt", job.Attempt, "max_attempts", job.MaxAttempts, "err", err}
+	}
+	return []any{"field", a.Field, "key", a.Key, "job", job.ID, "attempt", job.Attempt, "max_attempts", job.MaxAttempts, "err", err}
+}
