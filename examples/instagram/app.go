@@ -1,22 +1,31 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gopictures/pictures"
 	"github.com/gopictures/pictures/processor"
 	"github.com/gopictures/pictures/processor/pipeline"
+	picturesriver "github.com/gopictures/pictures/processor/river"
 	"github.com/gopictures/pictures/storage"
+	pictures3 "github.com/gopictures/pictures/storage/s3"
 )
 
 // Config configures the app. The zero value of each field means its default.
@@ -36,6 +45,31 @@ type Config struct {
 	MaxUploadBytes int64
 	// NoPageCache turns off the cache of rendered pages (see pageCache).
 	NoPageCache bool
+
+	// DatabaseURL, when set, is a PostgreSQL URL: the app's data goes
+	// there instead of DataDir's SQLite file, and pictures are processed
+	// through River, by worker processes (RunWorker), which may run on
+	// other machines. Each picture's job is enqueued in the transaction
+	// that saves its row.
+	DatabaseURL string
+	// Work makes a web process with DatabaseURL also process pictures
+	// (with no worker processes, nothing else would).
+	Work bool
+	// S3 stores media in an S3-compatible bucket instead of DataDir.
+	S3 S3Config
+	// RiverConfig tunes the River queue (tests shorten its timings).
+	River picturesriver.Config
+}
+
+// S3Config locates the bucket of media. Credentials come from the usual
+// AWS environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a
+// profile).
+type S3Config struct {
+	Bucket    string // the bucket (it must exist); empty: media stay local
+	Endpoint  string // S3-compatible server, such as http://127.0.0.1:7070; empty: AWS
+	Region    string // default us-east-1
+	Prefix    string // prepended to keys, such as "media/"
+	PublicURL string // where the bucket's objects under Prefix are public; empty: presigned URLs
 }
 
 // The picture fields of the app. Their names are stored in every picture.
@@ -87,6 +121,9 @@ type Main struct {
 
 	db          *DB
 	pool        *processor.Pool[pictures.Job]
+	queue       *picturesriver.Queue // with DatabaseURL
+	working     bool                 // the queue works jobs in this process
+	stopListen  context.CancelFunc
 	post        *pictures.PictureField
 	avatar      *pictures.PictureField
 	server      *Server
@@ -112,35 +149,125 @@ func NewMain(cfg Config) *Main {
 	return &Main{cfg: cfg, seeded: make(chan struct{})}
 }
 
-// Run opens the database and media directory, registers the picture
-// fields, starts the processing pool and the HTTP server, and returns once
-// the server listens. Seeding the demo and catching up on pictures whose
-// processing was interrupted continue in the background.
-func (m *Main) Run(ctx context.Context) error {
+// open opens the database and the media storage, and registers the
+// picture fields with their processor: the in-process pool with SQLite,
+// the River queue with PostgreSQL.
+func (m *Main) open(ctx context.Context) (media http.Handler, mediaOrigin string, err error) {
 	log := m.cfg.Logger
-	if err := os.MkdirAll(m.cfg.DataDir, 0o755); err != nil {
-		return err
+	if m.cfg.DatabaseURL != "" {
+		m.db, err = openPostgres(ctx, m.cfg.DatabaseURL)
+	} else {
+		if err := os.MkdirAll(m.cfg.DataDir, 0o755); err != nil {
+			return nil, "", err
+		}
+		m.db, err = openDB(ctx, filepath.Join(m.cfg.DataDir, "instagram.db"))
 	}
-	db, err := openDB(ctx, filepath.Join(m.cfg.DataDir, "instagram.db"))
 	if err != nil {
-		return err
+		return nil, "", err
 	}
-	m.db = db
-	media := &storage.Dir{Root: filepath.Join(m.cfg.DataDir, "media"), BaseURL: "/media/"}
+	var store pictures.Storage
+	if m.cfg.S3.Bucket != "" {
+		s3store, origin, err := openS3(ctx, m.cfg.S3, log)
+		if err != nil {
+			return nil, "", err
+		}
+		store, mediaOrigin = s3store, origin
+	} else {
+		dir := &storage.Dir{Root: filepath.Join(m.cfg.DataDir, "media"), BaseURL: "/media/"}
+		store, media = dir, dir.Handler()
+	}
 
-	m.pool = processor.New(processor.Config{Workers: m.cfg.Workers, Logger: log}, pictures.Run)
+	var proc pictures.Processor
+	if m.cfg.DatabaseURL != "" {
+		rc := m.cfg.River
+		rc.Logger = cmp.Or(rc.Logger, log)
+		if rc.Workers == 0 && m.cfg.Workers > 0 {
+			rc.Workers = m.cfg.Workers
+		}
+		if m.queue, err = picturesriver.New(m.db.pg, rc); err != nil {
+			return nil, "", err
+		}
+		m.db.queue = m.queue
+		proc = m.queue
+	} else {
+		m.pool = processor.New(processor.Config{Workers: m.cfg.Workers, Logger: log}, pictures.Run)
+		proc = m.pool
+	}
 	m.post, m.avatar = newPostImage(), newUserAvatar()
 	for _, f := range []*pictures.PictureField{m.post, m.avatar} {
-		f.Storage, f.Processor, f.Logger = media, m.pool, log
-		f.OnProcessed = db.SavePicture
+		f.Storage, f.Processor, f.Logger = store, proc, log
+		f.OnProcessed = m.db.SavePicture
 		f.MaxBytes = m.cfg.MaxUploadBytes
 	}
 	// Registering logs the AVIF encoder in use (system libavif or WASM).
 	if err := pictures.Register(m.post, m.avatar); err != nil {
+		return nil, "", err
+	}
+	return media, mediaOrigin, nil
+}
+
+// openS3 returns the bucket's storage, and the origin its URLs have.
+func openS3(ctx context.Context, c S3Config, log *slog.Logger) (*pictures3.Storage, string, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cmp.Or(c.Region, "us-east-1")))
+	if err != nil {
+		return nil, "", fmt.Errorf("S3 configuration: %w", err)
+	}
+	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if c.Endpoint != "" {
+			o.BaseEndpoint = aws.String(c.Endpoint)
+			o.UsePathStyle = true
+		}
+	})
+	store := &pictures3.Storage{Client: client, Bucket: c.Bucket, Prefix: c.Prefix, BaseURL: c.PublicURL}
+	u, err := url.Parse(store.URL("x.jpeg"))
+	if err != nil || u.Host == "" {
+		return nil, "", fmt.Errorf("S3: cannot make URLs of bucket %q (endpoint %q, public URL %q)", c.Bucket, c.Endpoint, c.PublicURL)
+	}
+	origin := u.Scheme + "://" + u.Host
+	// The example creates its bucket on first use (a real deployment's
+	// bucket exists, with its own policies).
+	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &c.Bucket}); err != nil {
+		var notFound *s3types.NotFound
+		if !errors.As(err, &notFound) {
+			// Unreachable for now, say: start anyway; uploads and jobs
+			// fail until it answers, and jobs are retried.
+			log.Warn("instagram: cannot check the S3 bucket; starting anyway", "bucket", c.Bucket, "err", err)
+			return store, origin, nil
+		}
+		var mine *s3types.BucketAlreadyOwnedByYou // another process was first
+		if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &c.Bucket}); err != nil && !errors.As(err, &mine) {
+			return nil, "", fmt.Errorf("creating S3 bucket %q: %w", c.Bucket, err)
+		}
+	}
+	return store, origin, nil
+}
+
+// Run opens the database and media storage, registers the picture fields,
+// starts their processing (the in-process pool with SQLite; River with
+// PostgreSQL, in this process too if Work is set) and the HTTP server, and
+// returns once the server listens. Seeding the demo and catching up on
+// pictures whose processing was interrupted continue in the background.
+func (m *Main) Run(ctx context.Context) error {
+	log := m.cfg.Logger
+	media, mediaOrigin, err := m.open(ctx)
+	if err != nil {
 		return err
 	}
+	db := m.db
+	if db.postgres {
+		// Forget cached pages when another process writes.
+		listenCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		m.stopListen = cancel
+		go db.listen(listenCtx, log)
+		if m.cfg.Work {
+			if err := m.queue.Start(context.WithoutCancel(ctx)); err != nil {
+				return err
+			}
+			m.working = true
+		}
+	}
 
-	m.server = newServer(db, m.post, m.avatar, media, log, m.cfg.BcryptCost, !m.cfg.NoPageCache)
+	m.server = newServer(db, m.post, m.avatar, media, mediaOrigin, log, m.cfg.BcryptCost, !m.cfg.NoPageCache)
 	ln, err := net.Listen("tcp", m.cfg.Addr)
 	if err != nil {
 		return err
@@ -212,8 +339,29 @@ func (m *Main) catchUp(ctx context.Context) {
 	}
 }
 
-// Close stops the server, lets queued pictures finish (until ctx ends),
-// and closes the database.
+// RunWorker is the worker process of a PostgreSQL deployment: it opens the
+// database and storage, registers the fields as the web process does, and
+// works picture jobs until Close. It serves nothing.
+func (m *Main) RunWorker(ctx context.Context) error {
+	if m.cfg.DatabaseURL == "" {
+		return errors.New("a worker needs the PostgreSQL database of the web process (-database or INSTAGRAM_DATABASE_URL)")
+	}
+	if _, _, err := m.open(ctx); err != nil {
+		return err
+	}
+	if err := pipeline.StartAVIFWorkers(ctx); err != nil {
+		m.cfg.Logger.Warn("instagram: starting the AVIF workers", "err", err)
+	}
+	if err := m.queue.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	m.working = true
+	m.cfg.Logger.Info("instagram: worker ready", "workers", cmp.Or(m.cfg.River.Workers, m.cfg.Workers, runtime.GOMAXPROCS(0)))
+	return nil
+}
+
+// Close stops the server, lets queued or running pictures finish (until
+// ctx ends), and closes the database.
 func (m *Main) Close(ctx context.Context) error {
 	var errs []error
 	if m.http != nil {
@@ -222,6 +370,12 @@ func (m *Main) Close(ctx context.Context) error {
 	if m.pool != nil {
 		// Seeding may still be adding jobs; it stops at the pool's closing.
 		errs = append(errs, m.pool.Shutdown(ctx))
+	}
+	if m.working {
+		errs = append(errs, m.queue.Stop(ctx))
+	}
+	if m.stopListen != nil {
+		m.stopListen()
 	}
 	if m.seedStarted {
 		<-m.seeded

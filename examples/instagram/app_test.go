@@ -559,7 +559,18 @@ func TestConfig(t *testing.T) {
 
 	cfg, err = parseConfig(nil, func(string) string { return "" })
 	require.NoError(t, err)
-	assert.Equal(t, Config{Addr: "127.0.0.1:8000", DataDir: "./instagram-data", Demo: true, Logger: cfg.Logger}, cfg)
+	assert.Equal(t, Config{Addr: "127.0.0.1:8000", DataDir: "./instagram-data", Demo: true, Logger: cfg.Logger, S3: S3Config{Region: "us-east-1"}}, cfg)
+
+	scaled := map[string]string{"INSTAGRAM_DATABASE": "postgres://db/app", "INSTAGRAM_S3_BUCKET": "media", "INSTAGRAM_S3_ENDPOINT": "http://127.0.0.1:7070", "INSTAGRAM_WORKERS": "3"}
+	cfg, err = parseConfig([]string{"-s3-prefix", "m/", "-work"}, func(k string) string { return scaled[k] })
+	require.NoError(t, err)
+	assert.Equal(t, "postgres://db/app", cfg.DatabaseURL)
+	assert.Equal(t, S3Config{Bucket: "media", Endpoint: "http://127.0.0.1:7070", Region: "us-east-1", Prefix: "m/"}, cfg.S3)
+	assert.Equal(t, 3, cfg.Workers)
+	assert.True(t, cfg.Work)
+
+	_, err = parseConfig(nil, func(k string) string { return map[string]string{"INSTAGRAM_WORKERS": "many"}[k] })
+	assert.ErrorContains(t, err, "INSTAGRAM_WORKERS")
 
 	_, err = parseConfig(nil, func(k string) string { return map[string]string{"INSTAGRAM_DEMO": "maybe"}[k] })
 	assert.Error(t, err)

@@ -3,11 +3,18 @@
 // explore, uploads, post pages, likes and comments, with every photo
 // served as responsive AVIF.
 //
-//	go run ./examples/instagram [-addr 127.0.0.1:8000] [-data ./instagram-data] [-demo=true]
+//	go run ./examples/instagram [flags]          # the web app
+//	go run ./examples/instagram worker [flags]   # a picture worker (PostgreSQL deployments)
 //
-// The flags can also be set with INSTAGRAM_ADDR, INSTAGRAM_DATA and
-// INSTAGRAM_DEMO. With an empty data directory it seeds a demo (users,
-// follows, photographs, likes, comments) and prints a demo login.
+// On its defaults it keeps everything in one directory (-data: an SQLite
+// file and the media) and processes pictures in the web process. With
+// -database postgres://... its data goes to PostgreSQL and pictures are
+// processed by worker processes through River; with -s3-bucket media go
+// to an S3-compatible bucket. Every flag can also be set by an
+// environment variable, INSTAGRAM_ and the flag's name in capitals with
+// underscores (INSTAGRAM_DATABASE, INSTAGRAM_S3_BUCKET...). With an empty
+// database the web app seeds a demo (users, follows, photographs, likes,
+// comments) and prints a demo login.
 package main
 
 import (
@@ -17,13 +24,18 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
 
 func main() {
-	cfg, err := parseConfig(os.Args[1:], os.Getenv)
+	args := os.Args[1:]
+	worker := len(args) > 0 && args[0] == "worker"
+	if worker {
+		args = args[1:]
+	}
+	cfg, err := parseConfig(args, os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -32,11 +44,18 @@ func main() {
 	defer stop()
 
 	m := NewMain(cfg)
-	if err := m.Run(ctx); err != nil {
+	if worker {
+		err = m.RunWorker(ctx)
+	} else {
+		err = m.Run(ctx)
+	}
+	if err != nil {
 		cfg.Logger.Error("instagram: start", "err", err)
 		os.Exit(1)
 	}
-	fmt.Printf("\n  instagram is running at %s\n\n", m.URL)
+	if !worker {
+		fmt.Printf("\n  instagram is running at %s\n\n", m.URL)
+	}
 	<-ctx.Done()
 	fmt.Println("\n  shutting down (waiting for pictures being processed)...")
 	closeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -47,26 +66,39 @@ func main() {
 	}
 }
 
-// parseConfig reads the flags, whose defaults come from the environment.
+// parseConfig reads the flags, whose defaults come from the environment:
+// INSTAGRAM_ followed by the flag's name in capitals, dashes as
+// underscores.
 func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	cfg := Config{Addr: "127.0.0.1:8000", DataDir: "./instagram-data", Demo: true}
-	if v := getenv("INSTAGRAM_ADDR"); v != "" {
-		cfg.Addr = v
-	}
-	if v := getenv("INSTAGRAM_DATA"); v != "" {
-		cfg.DataDir = v
-	}
-	if v := getenv("INSTAGRAM_DEMO"); v != "" {
-		demo, err := strconv.ParseBool(v)
-		if err != nil {
-			return cfg, fmt.Errorf("INSTAGRAM_DEMO=%q is not true or false", v)
-		}
-		cfg.Demo = demo
-	}
 	fs := flag.NewFlagSet("instagram", flag.ContinueOnError)
-	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (env INSTAGRAM_ADDR)")
-	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "directory of the SQLite file and the media (env INSTAGRAM_DATA)")
-	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "seed demo users and photos into an empty database (env INSTAGRAM_DEMO)")
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address")
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "directory of the SQLite file and the media (when not in PostgreSQL and S3)")
+	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "seed demo users and photos into an empty database")
+	fs.StringVar(&cfg.DatabaseURL, "database", "", "PostgreSQL URL (postgres://user:pass@host:5432/db): data in PostgreSQL, pictures processed by workers")
+	fs.BoolVar(&cfg.Work, "work", false, "with -database, also process pictures in this web process")
+	fs.IntVar(&cfg.Workers, "workers", 0, "pictures processed at once by this process (default: the number of CPUs)")
+	fs.StringVar(&cfg.River.ID, "worker-id", "", "with -database, this process's name in River's job table (default: host name and start time)")
+	fs.DurationVar(&cfg.River.JobTimeout, "job-timeout", 0, "with -database, the longest a picture's processing may take (default 2m)")
+	fs.DurationVar(&cfg.River.RescueAfter, "rescue-after", 0, "with -database, when a job still running is taken as abandoned by a dead worker and retried (default: job-timeout + 1m)")
+	fs.DurationVar(&cfg.River.Backoff, "retry-backoff", 0, "with -database, the wait before a failed job's first retry, doubling after (default 5s)")
+	fs.StringVar(&cfg.S3.Bucket, "s3-bucket", "", "store media in this S3 bucket (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+	fs.StringVar(&cfg.S3.Endpoint, "s3-endpoint", "", "URL of an S3-compatible server (path-style), such as http://127.0.0.1:7070")
+	fs.StringVar(&cfg.S3.Region, "s3-region", "us-east-1", "the bucket's region")
+	fs.StringVar(&cfg.S3.Prefix, "s3-prefix", "", "prefix of the keys in the bucket, such as media/")
+	fs.StringVar(&cfg.S3.PublicURL, "s3-public-url", "", "public URL of the bucket's objects under the prefix (default: presigned URLs)")
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "INSTAGRAM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if err := f.Value.Set(v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: %v", name, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return cfg, envErr
+	}
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

@@ -19,7 +19,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gopictures/pictures"
-	"github.com/gopictures/pictures/storage"
 )
 
 //go:embed templates static
@@ -49,7 +48,11 @@ type Server struct {
 	cache      *pageCache // nil: no page cache
 }
 
-func newServer(db *DB, post, avatar *pictures.PictureField, media *storage.Dir, log *slog.Logger, bcryptCost int, cachePages bool) *Server {
+// newServer returns the app's handler. media serves /media/ (nil when
+// pictures are served from elsewhere, such as S3), and mediaOrigin is the
+// origin images come from besides this one ("" for none), for the
+// Content-Security-Policy.
+func newServer(db *DB, post, avatar *pictures.PictureField, media http.Handler, mediaOrigin string, log *slog.Logger, bcryptCost int, cachePages bool) *Server {
 	s := &Server{db: db, post: post, avatar: avatar, log: log, bcryptCost: bcryptCost, throttle: newThrottle(5, 15*time.Minute)}
 	s.pages = parsePages()
 	if cachePages {
@@ -76,7 +79,9 @@ func newServer(db *DB, post, avatar *pictures.PictureField, media *storage.Dir, 
 	mux.HandleFunc("GET /login", s.loginForm)
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("POST /logout", s.logout)
-	mux.Handle("GET /media/", media.Handler())
+	if media != nil {
+		mux.Handle("GET /media/", media)
+	}
 	static, _ := fs.Sub(assets, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheForever(http.FileServerFS(static))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
@@ -84,17 +89,20 @@ func newServer(db *DB, post, avatar *pictures.PictureField, media *storage.Dir, 
 	// Every state-changing request must come from our own pages: Go's
 	// cross-origin protection refuses the others (CSRF).
 	csrf := http.NewCrossOriginProtection()
-	s.handler = securityHeaders(csrf.Handler(s.withViewer(mux)))
+	s.handler = securityHeaders(csrf.Handler(s.withViewer(mux)), mediaOrigin)
 	return s
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// securityHeaders forbids framing, inline scripts and sniffing.
-func securityHeaders(next http.Handler) http.Handler {
+// securityHeaders forbids framing, inline scripts and sniffing, and
+// images from anywhere but here, data: previews and mediaOrigin.
+func securityHeaders(next http.Handler, mediaOrigin string) http.Handler {
+	csp := "default-src 'self'; img-src 'self' data:" + strings.TrimRight(" "+mediaOrigin, " ") +
+		"; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
 		next.ServeHTTP(w, r)
@@ -577,9 +585,12 @@ func (s *Server) newPost(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	// Scheduled once the row exists, so the job always finds it.
-	if err := s.post.Schedule(r.Context(), img); err != nil {
-		s.log.Error("instagram: scheduling", "key", img.Key, "err", err) // caught up at the next start
+	// Scheduled once the row exists, so the job always finds it (with
+	// PostgreSQL, CreatePost enqueued it in the row's transaction).
+	if !s.db.EnqueuesJobs() {
+		if err := s.post.Schedule(r.Context(), img); err != nil {
+			s.log.Error("instagram: scheduling", "key", img.Key, "err", err) // caught up at the next start
+		}
 	}
 	http.Redirect(w, r, "/p/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
 }
@@ -659,8 +670,10 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		if err := s.avatar.Schedule(r.Context(), img); err != nil {
-			s.log.Error("instagram: scheduling", "key", img.Key, "err", err)
+		if !s.db.EnqueuesJobs() {
+			if err := s.avatar.Schedule(r.Context(), img); err != nil {
+				s.log.Error("instagram: scheduling", "key", img.Key, "err", err)
+			}
 		}
 		if err := s.avatar.Delete(r.Context(), old); err != nil {
 			s.log.Error("instagram: deleting the old avatar", "key", old.Key, "err", err)

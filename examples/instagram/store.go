@@ -8,8 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/gopictures/pictures"
 )
@@ -63,15 +64,12 @@ func unix(t int64) time.Time { return time.Unix(t, 0).UTC() }
 
 // CreateUser adds an account.
 func (db *DB) CreateUser(ctx context.Context, username, name string, passwordHash []byte) (int64, error) {
-	res, err := db.ExecContext(ctx, `INSERT INTO users (username, name, password_hash, created_at) VALUES (?, ?, ?, ?)`,
+	id, err := db.insert(ctx, `INSERT INTO users (username, name, password_hash, created_at) VALUES (?, ?, ?, ?)`,
 		username, name, passwordHash, time.Now().Unix())
-	if err != nil {
-		if strings.Contains(err.Error(), "UNIQUE constraint failed: users.username") {
-			return 0, ErrUsernameTaken
-		}
-		return 0, err
+	if isUnique(err) {
+		return 0, ErrUsernameTaken
 	}
-	return res.LastInsertId()
+	return id, err
 }
 
 // Credentials returns the id and password hash of a username.
@@ -213,13 +211,17 @@ func (db *DB) attachRecentComments(ctx context.Context, posts []Post, n int) err
 		index[p.ID] = i
 	}
 	ids = append(ids, ']')
+	ofArray := `SELECT value FROM json_each(?)`
+	if db.postgres {
+		ofArray = `SELECT jsonb_array_elements_text(?::jsonb)::bigint`
+	}
 	rows, err := db.QueryContext(ctx, `
 		SELECT id, post_id, body, created_at, user_id, username FROM (
 			SELECT c.id, c.post_id, c.body, c.created_at, u.id AS user_id, u.username,
 				ROW_NUMBER() OVER (PARTITION BY c.post_id ORDER BY c.id DESC) AS n
 			FROM comments c JOIN users u ON u.id = c.user_id
-			WHERE c.post_id IN (SELECT value FROM json_each(?))
-		) WHERE n <= ? ORDER BY id`, string(ids), n)
+			WHERE c.post_id IN (`+ofArray+`)
+		) AS recent WHERE n <= ? ORDER BY id`, string(ids), n)
 	if err != nil {
 		return err
 	}
@@ -286,14 +288,23 @@ func (db *DB) Post(ctx context.Context, id, viewerID int64) (Post, []Comment, er
 	return p, comments, rows.Err()
 }
 
-// CreatePost adds a post.
+const insertPost = `INSERT INTO posts (user_id, caption, image, image_key, created_at) VALUES (?, ?, ?, ?, ?)`
+
+// CreatePost adds a post. When the database enqueues jobs (EnqueuesJobs),
+// its picture's job is enqueued in the same transaction; otherwise the
+// caller schedules it.
 func (db *DB) CreatePost(ctx context.Context, userID int64, caption string, image pictures.Picture, at time.Time) (int64, error) {
-	res, err := db.ExecContext(ctx, `INSERT INTO posts (user_id, caption, image, image_key, created_at) VALUES (?, ?, ?, ?, ?)`,
-		userID, caption, image, image.Key, at.Unix())
-	if err != nil {
-		return 0, err
+	if db.queue == nil {
+		return db.insert(ctx, insertPost, userID, caption, image, image.Key, at.Unix())
 	}
-	return res.LastInsertId()
+	var id int64
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, db.q(insertPost+" RETURNING id"), userID, caption, image, image.Key, at.Unix()).Scan(&id); err != nil {
+			return err
+		}
+		return db.queue.EnqueueTx(ctx, tx, pictures.Job{Picture: image})
+	})
+	return id, err
 }
 
 // DeletePost removes a post of userID and returns its picture, for the
@@ -322,7 +333,7 @@ func (db *DB) ToggleLike(ctx context.Context, userID, postID int64) (liked bool,
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		if _, err := db.ExecContext(ctx, `INSERT INTO likes (post_id, user_id, created_at) VALUES (?, ?, ?)`, postID, userID, time.Now().Unix()); err != nil {
-			if strings.Contains(err.Error(), "FOREIGN KEY") {
+			if isForeignKey(err) {
 				return false, 0, ErrNotFound
 			}
 			return false, 0, err
@@ -338,14 +349,11 @@ func (db *DB) ToggleLike(ctx context.Context, userID, postID int64) (liked bool,
 
 // AddComment adds a comment to a post.
 func (db *DB) AddComment(ctx context.Context, postID, userID int64, body string, at time.Time) (int64, error) {
-	res, err := db.ExecContext(ctx, `INSERT INTO comments (post_id, user_id, body, created_at) VALUES (?, ?, ?, ?)`, postID, userID, body, at.Unix())
-	if err != nil {
-		if strings.Contains(err.Error(), "FOREIGN KEY") {
-			return 0, ErrNotFound
-		}
-		return 0, err
+	id, err := db.insert(ctx, `INSERT INTO comments (post_id, user_id, body, created_at) VALUES (?, ?, ?, ?)`, postID, userID, body, at.Unix())
+	if isForeignKey(err) {
+		return 0, ErrNotFound
 	}
-	return res.LastInsertId()
+	return id, err
 }
 
 // DeleteComment removes a comment of userID and returns its post's id.
@@ -388,13 +396,26 @@ func (db *DB) UpdateProfile(ctx context.Context, userID int64, name, bio string)
 }
 
 // SetAvatar replaces a user's avatar and returns the previous one, for the
-// caller to delete from storage.
+// caller to delete from storage. Like CreatePost, it enqueues the new
+// avatar's job with the row when the database enqueues jobs.
 func (db *DB) SetAvatar(ctx context.Context, userID int64, avatar pictures.Picture) (pictures.Picture, error) {
 	var old sql.Null[pictures.Picture]
-	if err := db.QueryRowContext(ctx, `SELECT avatar FROM users WHERE id = ?`, userID).Scan(&old); err != nil {
-		return pictures.Picture{}, err
+	if db.queue == nil {
+		if err := db.QueryRowContext(ctx, `SELECT avatar FROM users WHERE id = ?`, userID).Scan(&old); err != nil {
+			return pictures.Picture{}, err
+		}
+		_, err := db.ExecContext(ctx, `UPDATE users SET avatar = ?, avatar_key = ? WHERE id = ?`, avatar, avatar.Key, userID)
+		return old.V, err
 	}
-	_, err := db.ExecContext(ctx, `UPDATE users SET avatar = ?, avatar_key = ? WHERE id = ?`, avatar, avatar.Key, userID)
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, db.q(`SELECT avatar FROM users WHERE id = ? FOR UPDATE`), userID).Scan(&old); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, db.q(`UPDATE users SET avatar = ?, avatar_key = ? WHERE id = ?`), avatar, avatar.Key, userID); err != nil {
+			return err
+		}
+		return db.queue.EnqueueTx(ctx, tx, pictures.Job{Picture: avatar})
+	})
 	return old.V, err
 }
 

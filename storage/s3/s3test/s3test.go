@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -29,7 +30,9 @@ type Server struct {
 	// Dir is the directory its buckets are folders of.
 	Dir string
 
-	cmd *exec.Cmd
+	bin, addr string
+	log       *os.File
+	cmd       *exec.Cmd
 }
 
 // Binary returns the path of versitygw: $VERSITYGW, or versitygw on the
@@ -71,34 +74,43 @@ func Start(tb testing.TB) *Server {
 	s := &Server{Access: "pictures" + random(6), Secret: "secret" + random(12), Dir: tb.TempDir()}
 	addr := freeAddr(tb)
 	s.Endpoint = "http://" + addr
-	s.cmd = exec.Command(bin, "--port", addr, "--access", s.Access, "--secret", s.Secret, "posix", s.Dir)
+	s.bin, s.addr = bin, addr
 	logFile, err := os.Create(filepath.Join(tb.TempDir(), "versitygw.log"))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	if err := s.cmd.Start(); err != nil {
-		tb.Fatalf("starting versitygw: %v", err)
-	}
+	s.log = logFile
 	tb.Cleanup(func() {
-		s.cmd.Process.Kill()
-		s.cmd.Wait()
+		s.Stop()
 		logFile.Close()
 	})
+	if err := s.Restart(); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// Restart starts the server (again, after Stop) on the same port and
+// directory, and waits until it answers.
+func (s *Server) Restart() error {
+	s.cmd = exec.Command(s.bin, "--port", s.addr, "--access", s.Access, "--secret", s.Secret, "posix", s.Dir)
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("starting versitygw: %w", err)
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get(s.Endpoint + "/")
 		if err == nil {
 			resp.Body.Close()
-			break
+			return nil
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(logFile.Name())
-			tb.Fatalf("versitygw did not start: %v\n%s", err, log)
+			log, _ := os.ReadFile(s.log.Name())
+			return fmt.Errorf("versitygw did not start: %v\n%s", err, log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return s
 }
 
 // Client returns an S3 client of the server's root account (path-style).
@@ -125,8 +137,10 @@ func (s *Server) Bucket(tb testing.TB) string {
 
 // Stop kills the server, to test an unreachable endpoint.
 func (s *Server) Stop() {
-	s.cmd.Process.Kill()
-	s.cmd.Wait()
+	if s.cmd != nil && s.cmd.Process != nil && s.cmd.ProcessState == nil {
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+	}
 }
 
 func freeAddr(tb testing.TB) string {
