@@ -27,6 +27,7 @@ import (
 
 	"github.com/gopictures/pictures"
 	"github.com/gopictures/pictures/internal/imagetest"
+	"github.com/gopictures/pictures/internal/syncbuf"
 	"github.com/gopictures/pictures/processor"
 	"github.com/gopictures/pictures/processor/pipeline"
 	"github.com/gopictures/pictures/storage"
@@ -456,7 +457,7 @@ func TestFocalPoint(t *testing.T) {
 // applied is processed all the same, as sRGB, with a warning that names
 // its key.
 func TestSaveConvertsColourToSRGB(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	h := newHarness(t, pictures.PictureField{
 		AspectRatios: []string{""}, ContainerWidth: 128, GridColumns: 1, PixelDensities: []int{1},
 		FileTypes: []string{"AVIF", "JPEG"}, Encoding: pipeline.Options{AVIFQuality: 95, JPEGQuality: 95},
@@ -491,22 +492,4 @@ func TestSaveConvertsColourToSRGB(t *testing.T) {
 	assert.Contains(t, logs.String(), "colour profile not applied")
 	assert.Contains(t, logs.String(), "key="+p.Key)
 	assert.Contains(t, logs.String(), "Named colours")
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

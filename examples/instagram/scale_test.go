@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopictures/pictures"
+	"github.com/gopictures/pictures/internal/syncbuf"
 	"github.com/gopictures/pictures/processor/river/pgtest"
 	"github.com/gopictures/pictures/storage/s3/s3test"
 )
@@ -71,24 +71,7 @@ func (d *deployment) web(c *Config) {
 type worker struct {
 	id  string
 	cmd *exec.Cmd
-	out *syncBuffer
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	out *syncbuf.Buffer
 }
 
 // startWorker starts a worker process and waits until it is ready. Its
@@ -102,7 +85,7 @@ func (d *deployment) startWorker(t testing.TB, id string, flags ...string) *work
 func (d *deployment) startWorkerOn(t testing.TB, id string, cpu int, flags ...string) *worker {
 	t.Helper()
 	args := append([]string{"worker", "-workers", "1", "-job-timeout", "20s", "-rescue-after", "25s", "-retry-backoff", "2s"}, flags...)
-	w := &worker{id: id, out: &syncBuffer{}}
+	w := &worker{id: id, out: &syncbuf.Buffer{}}
 	w.cmd = exec.Command(os.Args[0], "-test.run=^$")
 	var pin []string
 	if cpu >= 0 {

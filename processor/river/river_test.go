@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopictures/pictures"
+	"github.com/gopictures/pictures/internal/syncbuf"
 	"github.com/gopictures/pictures/processor"
 	"github.com/gopictures/pictures/processor/pipeline"
 	picturesriver "github.com/gopictures/pictures/processor/river"
@@ -207,29 +208,12 @@ func workerProcess() int {
 type child struct {
 	id  string
 	cmd *exec.Cmd
-	out *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	out *syncbuf.Buffer
 }
 
 func startWorker(t *testing.T, id, db, media string) *child {
 	t.Helper()
-	c := &child{id: id, out: &lockedBuffer{}}
+	c := &child{id: id, out: &syncbuf.Buffer{}}
 	c.cmd = exec.Command(os.Args[0], "-test.run=^$")
 	c.cmd.Env = append(os.Environ(), "PICTURES_RIVER_CHILD="+id, "PICTURES_RIVER_DB="+db,
 		"PICTURES_RIVER_MEDIA="+media, "PICTURES_AVIF_WORKERS=0")
