@@ -1,6 +1,7 @@
 package pictures
 
 import (
+	"bytes"
 	"strconv"
 	"unicode/utf8"
 )
@@ -103,26 +104,41 @@ func (d *decoder) str() (string, bool) {
 	if !d.consume('"') {
 		return "", false
 	}
-	start := d.i
-	ascii := true
-	for d.i < len(d.b) {
-		switch c := d.b[d.i]; {
-		case c == '"':
-			raw := d.b[start:d.i]
-			d.i++
-			if !ascii && !utf8.Valid(raw) {
-				return "", false
-			}
-			return internString(raw), true
-		case c == '\\' || c < 0x20:
-			return "", false
-		case c >= 0x80:
-			ascii = false
-		}
-		d.i++
+	end := bytes.IndexByte(d.b[d.i:], '"')
+	if end < 0 {
+		return "", false
 	}
-	return "", false
+	raw := d.b[d.i : d.i+end]
+	// One table lookup a byte, no branch: escapes and control characters
+	// send the string to encoding/json, other bytes must be valid UTF-8.
+	var class byte
+	for _, c := range raw {
+		class |= strClass[c]
+	}
+	if class&strEscape != 0 || class&strNonASCII != 0 && !utf8.Valid(raw) {
+		return "", false
+	}
+	d.i += end + 1
+	return internString(raw), true
 }
+
+// strClass classifies the bytes of a JSON string.
+var strClass = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case c < 0x20 || c == '\\':
+			t[c] = strEscape
+		case c >= 0x80:
+			t[c] = strNonASCII
+		}
+	}
+	return t
+}()
+
+const (
+	strEscape   = 1 << iota // an escape or a control character: not for the fast path
+	strNonASCII             // part of a multi-byte character
+)
 
 // internString avoids allocating for the few strings that repeat in every
 // picture.
