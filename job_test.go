@@ -108,6 +108,20 @@ var jobPhotos = []struct {
 	photo func(testing.TB) string
 }{{"sRGB", jobPhoto}, {"DisplayP3", jobPhotoP3}}
 
+// inspectedPhoto reads a photo and its headers.
+func inspectedPhoto(tb testing.TB, path string) ([]byte, pipeline.Info) {
+	tb.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	info, err := pipeline.Inspect(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return data, info
+}
+
 // jobInput is the job's photo: sRGB, or Display P3 when
 // PICTURES_JOB_PROFILE is p3.
 func jobInput(tb testing.TB) string {
@@ -364,11 +378,7 @@ func BenchmarkJob(b *testing.B) {
 func BenchmarkJobResize(b *testing.B) {
 	for _, c := range jobPhotos {
 		b.Run(c.name, func(b *testing.B) {
-			data, err := os.ReadFile(c.photo(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			info, _ := pipeline.Inspect(data)
+			data, info := inspectedPhoto(b, c.photo(b))
 			img, err := pipeline.Decode(data, info)
 			if err != nil {
 				b.Fatal(err)
@@ -394,11 +404,7 @@ func BenchmarkJobResize(b *testing.B) {
 func BenchmarkJobDecode(b *testing.B) {
 	for _, c := range jobPhotos {
 		b.Run(c.name, func(b *testing.B) {
-			data, err := os.ReadFile(c.photo(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			info, _ := pipeline.Inspect(data)
+			data, info := inspectedPhoto(b, c.photo(b))
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := pipeline.Decode(data, info); err != nil {

@@ -1,7 +1,6 @@
 package processor_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -14,28 +13,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gopictures/pictures/internal/syncbuf"
 	"github.com/gopictures/pictures/processor"
 )
 
-// logBuffer collects log lines safely.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func quiet(buf *logBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(buf, nil)) }
+func quiet(buf *syncbuf.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(buf, nil)) }
 
 func TestPoolRunsEveryJob(t *testing.T) {
 	var sum atomic.Int64
@@ -73,7 +55,7 @@ func TestPoolBoundsConcurrency(t *testing.T) {
 }
 
 func TestPoolRetriesWithBackoff(t *testing.T) {
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	var calls atomic.Int32
 	var times []time.Time
 	var mu sync.Mutex
@@ -99,7 +81,7 @@ func TestPoolRetriesWithBackoff(t *testing.T) {
 }
 
 func TestPoolGivesUpAndLogs(t *testing.T) {
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	var calls atomic.Int32
 	p := processor.New(processor.Config{Attempts: 2, Backoff: time.Millisecond, Logger: quiet(&logs)},
 		func(ctx context.Context, key string) error {
@@ -113,7 +95,7 @@ func TestPoolGivesUpAndLogs(t *testing.T) {
 }
 
 func TestPoolPermanentErrorsAreNotRetried(t *testing.T) {
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	var calls atomic.Int32
 	p := processor.New(processor.Config{Backoff: time.Millisecond, Logger: quiet(&logs)},
 		func(ctx context.Context, key string) error {
@@ -130,7 +112,7 @@ func TestPoolPermanentErrorsAreNotRetried(t *testing.T) {
 }
 
 func TestPoolRecoversPanics(t *testing.T) {
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	p := processor.New(processor.Config{Logger: quiet(&logs)}, func(ctx context.Context, key string) error {
 		panic("nil map")
 	})
@@ -178,7 +160,7 @@ func TestPoolShutdownDrains(t *testing.T) {
 }
 
 func TestPoolShutdownDeadlineCancelsJobs(t *testing.T) {
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	var canceled atomic.Int32
 	p := processor.New(processor.Config{Workers: 1, Attempts: 10, Backoff: time.Hour, Logger: quiet(&logs)},
 		func(ctx context.Context, n int) error {

@@ -322,10 +322,7 @@ func (m *Main) catchUp(ctx context.Context) {
 	}
 	n := 0
 	for _, p := range all {
-		f := m.post
-		if p.Field == userAvatar {
-			f = m.avatar
-		}
+		f := m.fieldOf(p)
 		if !f.Current(p) {
 			if err := f.Schedule(ctx, p); err != nil {
 				m.cfg.Logger.Error("instagram: scheduling", "key", p.Key, "err", err)
@@ -358,6 +355,14 @@ func (m *Main) RunWorker(ctx context.Context) error {
 	m.working = true
 	m.cfg.Logger.Info("instagram: worker ready", "workers", cmp.Or(m.cfg.River.Workers, m.cfg.Workers, runtime.GOMAXPROCS(0)))
 	return nil
+}
+
+// fieldOf returns the field of a stored picture.
+func (m *Main) fieldOf(p pictures.Picture) *pictures.PictureField {
+	if p.Field == userAvatar {
+		return m.avatar
+	}
+	return m.post
 }
 
 // Close stops the server, lets queued or running pictures finish (until

@@ -161,11 +161,7 @@ func waitAllDone(t testing.TB, a *testApp, timeout time.Duration) time.Duration 
 		}
 		current := 0
 		for _, p := range all {
-			f := a.post
-			if p.Field == userAvatar {
-				f = a.avatar
-			}
-			if f.Current(p) {
+			if a.fieldOf(p).Current(p) {
 				current++
 			}
 		}

@@ -585,14 +585,21 @@ func (s *Server) newPost(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	// Scheduled once the row exists, so the job always finds it (with
-	// PostgreSQL, CreatePost enqueued it in the row's transaction).
-	if !s.db.EnqueuesJobs() {
-		if err := s.post.Schedule(r.Context(), img); err != nil {
-			s.log.Error("instagram: scheduling", "key", img.Key, "err", err) // caught up at the next start
-		}
-	}
+	s.scheduleSaved(r.Context(), s.post, img)
 	http.Redirect(w, r, "/p/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
+}
+
+// scheduleSaved schedules the processing of a picture whose row was just
+// written: once the row exists, so the job always finds it. With
+// PostgreSQL the job was enqueued in the row's transaction already. A
+// failure is logged; the picture is caught up at the next start.
+func (s *Server) scheduleSaved(ctx context.Context, f *pictures.PictureField, p pictures.Picture) {
+	if s.db.EnqueuesJobs() {
+		return
+	}
+	if err := f.Schedule(ctx, p); err != nil {
+		s.log.Error("instagram: scheduling", "key", p.Key, "err", err)
+	}
 }
 
 // parseUpload reads a multipart form whose file may be limit bytes (and
@@ -670,11 +677,7 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		if !s.db.EnqueuesJobs() {
-			if err := s.avatar.Schedule(r.Context(), img); err != nil {
-				s.log.Error("instagram: scheduling", "key", img.Key, "err", err)
-			}
-		}
+		s.scheduleSaved(r.Context(), s.avatar, img)
 		if err := s.avatar.Delete(r.Context(), old); err != nil {
 			s.log.Error("instagram: deleting the old avatar", "key", old.Key, "err", err)
 		}

@@ -268,6 +268,14 @@ func oriented(o, sx, sy, sw, sh int) (dx, dy int) {
 	return sx, sy
 }
 
+// uprightSize is the size of a w x h image once orientation o is applied.
+func uprightSize(o, w, h int) (int, int) {
+	if o >= 5 {
+		return h, w
+	}
+	return w, h
+}
+
 // orient returns src transformed by EXIF orientation o, in a new image
 // (src itself for orientation 1); src is recycled.
 func orient(src *image.RGBA, o int) *image.RGBA {
@@ -275,20 +283,8 @@ func orient(src *image.RGBA, o int) *image.RGBA {
 		return src
 	}
 	sw, sh := src.Rect.Dx(), src.Rect.Dy()
-	dw, dh := sw, sh
-	if o >= 5 {
-		dw, dh = sh, sw
-	}
-	dst := NewRGBA(dw, dh)
-	parallelRows(sh, func(y0, y1 int) {
-		for sy := y0; sy < y1; sy++ {
-			row := src.Pix[src.PixOffset(src.Rect.Min.X, src.Rect.Min.Y+sy):][:sw*4]
-			for sx := 0; sx < sw; sx++ {
-				dx, dy := oriented(o, sx, sy, sw, sh)
-				copy(dst.Pix[dy*dst.Stride+dx*4:][:4], row[sx*4:sx*4+4])
-			}
-		}
-	})
+	dst := NewRGBA(uprightSize(o, sw, sh))
+	orientPlane(dst.Pix, dst.Stride, src.Pix[src.PixOffset(src.Rect.Min.X, src.Rect.Min.Y):], src.Stride, sw, sh, o, 4)
 	Recycle(src)
 	return dst
 }
@@ -298,31 +294,28 @@ func orient16(src halvedImage[uint16], o int) halvedImage[uint16] {
 	if o <= 1 || o > 8 {
 		return src
 	}
-	dw, dh := src.w, src.h
-	if o >= 5 {
-		dw, dh = src.h, src.w
-	}
+	dw, dh := uprightSize(o, src.w, src.h)
 	dst := halvedImage[uint16]{pix: make([]uint16, len(src.pix)), w: dw, h: dh}
-	parallelRows(src.h, func(y0, y1 int) {
-		for sy := y0; sy < y1; sy++ {
-			for sx := 0; sx < src.w; sx++ {
-				dx, dy := oriented(o, sx, sy, src.w, src.h)
-				copy(dst.pix[(dy*dw+dx)*4:][:4], src.pix[(sy*src.w+sx)*4:][:4])
-			}
-		}
-	})
+	orientPlane(dst.pix, dw*4, src.pix, src.w*4, src.w, src.h, o, 4)
 	return dst
 }
 
-// orientPlane writes the sw x sh plane src (of stride sstride) into dst
-// (of stride dstride) transformed by orientation o.
-func orientPlane(dst []byte, dstride int, src []byte, sstride, sw, sh, o int) {
+// orientPlane writes the sw x sh plane src (of stride sstride, n samples
+// a pixel) into dst (of stride dstride) transformed by orientation o.
+func orientPlane[T sample](dst []T, dstride int, src []T, sstride, sw, sh, o, n int) {
 	parallelRows(sh, func(y0, y1 int) {
 		for sy := y0; sy < y1; sy++ {
-			row := src[sy*sstride:][:sw]
-			for sx, v := range row {
+			row := src[sy*sstride:][:sw*n]
+			if n == 1 {
+				for sx, v := range row {
+					dx, dy := oriented(o, sx, sy, sw, sh)
+					dst[dy*dstride+dx] = v
+				}
+				continue
+			}
+			for sx := 0; sx < sw; sx++ {
 				dx, dy := oriented(o, sx, sy, sw, sh)
-				dst[dy*dstride+dx] = v
+				copy(dst[dy*dstride+dx*n:][:n], row[sx*n:sx*n+n])
 			}
 		}
 	})
@@ -333,12 +326,9 @@ func orientGray(m *image.Gray, o int) *image.Gray {
 		return m
 	}
 	sw, sh := m.Rect.Dx(), m.Rect.Dy()
-	dw, dh := sw, sh
-	if o >= 5 {
-		dw, dh = sh, sw
-	}
+	dw, dh := uprightSize(o, sw, sh)
 	out := image.NewGray(image.Rect(0, 0, dw, dh))
-	orientPlane(out.Pix, out.Stride, m.Pix[m.PixOffset(m.Rect.Min.X, m.Rect.Min.Y):], m.Stride, sw, sh, o)
+	orientPlane(out.Pix, out.Stride, m.Pix[m.PixOffset(m.Rect.Min.X, m.Rect.Min.Y):], m.Stride, sw, sh, o, 1)
 	return out
 }
 
@@ -382,10 +372,10 @@ func orientYCbCr(m *image.YCbCr, o int) *image.YCbCr {
 		}
 	}
 	out := image.NewYCbCr(image.Rect(0, 0, dw, dh), ratio)
-	orientPlane(out.Y, out.YStride, m.Y[m.YOffset(m.Rect.Min.X, m.Rect.Min.Y):], m.YStride, sw, sh, o)
+	orientPlane(out.Y, out.YStride, m.Y[m.YOffset(m.Rect.Min.X, m.Rect.Min.Y):], m.YStride, sw, sh, o, 1)
 	cw, ch := chromaSize(m.Rect, m.SubsampleRatio)
 	c0 := m.COffset(m.Rect.Min.X, m.Rect.Min.Y)
-	orientPlane(out.Cb, out.CStride, m.Cb[c0:], m.CStride, cw, ch, o)
-	orientPlane(out.Cr, out.CStride, m.Cr[c0:], m.CStride, cw, ch, o)
+	orientPlane(out.Cb, out.CStride, m.Cb[c0:], m.CStride, cw, ch, o, 1)
+	orientPlane(out.Cr, out.CStride, m.Cr[c0:], m.CStride, cw, ch, o, 1)
 	return out
 }
