@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gopictures/pictures/processor/pipeline"
+	"github.com/gopictures/pictures/pipeline"
 )
 
 // Fluid, as PictureField.ContainerWidth or Layout.Container, means the layout

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopictures/pictures/processor/pipeline"
+	"github.com/gopictures/pictures/pipeline"
 	"github.com/gopictures/pictures/storage"
 )
 

@@ -29,7 +29,7 @@ import (
 	"github.com/gopictures/pictures/internal/imagetest"
 	"github.com/gopictures/pictures/internal/syncbuf"
 	"github.com/gopictures/pictures/processor"
-	"github.com/gopictures/pictures/processor/pipeline"
+	"github.com/gopictures/pictures/pipeline"
 	"github.com/gopictures/pictures/storage"
 )
 

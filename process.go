@@ -17,7 +17,7 @@ import (
 	"sync"
 
 	"github.com/gopictures/pictures/processor"
-	"github.com/gopictures/pictures/processor/pipeline"
+	"github.com/gopictures/pictures/pipeline"
 )
 
 // A Job asks for the variants of one stored picture to be generated, or

@@ -12,7 +12,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/gopictures/pictures/processor/pipeline"
+	"github.com/gopictures/pictures/pipeline"
 )
 
 // Reasons an upload is refused. Every refusal is an *UploadError wrapping

@@ -2,7 +2,7 @@
 // in-process worker pool with bounded concurrency, a bounded queue
 // (back-pressure), retries with exponential backoff, context cancellation
 // and a graceful drain on shutdown. Durable queues live in their own modules
-// (processor/river). Package processor/pipeline holds the image pipeline the
+// (processor/river). Package pipeline holds the image pipeline the
 // jobs run.
 package processor
 

@@ -22,7 +22,7 @@ import (
 
 	"github.com/gopictures/pictures"
 	"github.com/gopictures/pictures/processor"
-	"github.com/gopictures/pictures/processor/pipeline"
+	"github.com/gopictures/pictures/pipeline"
 	picturesriver "github.com/gopictures/pictures/processor/river"
 	"github.com/gopictures/pictures/storage"
 	pictures3 "github.com/gopictures/pictures/storage/s3"

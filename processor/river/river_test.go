@@ -27,7 +27,7 @@ import (
 	"github.com/gopictures/pictures"
 	"github.com/gopictures/pictures/internal/syncbuf"
 	"github.com/gopictures/pictures/processor"
-	"github.com/gopictures/pictures/processor/pipeline"
+	"github.com/gopictures/pictures/pipeline"
 	picturesriver "github.com/gopictures/pictures/processor/river"
 	"github.com/gopictures/pictures/processor/river/pgtest"
 	"github.com/gopictures/pictures/storage"
