@@ -26,8 +26,8 @@ import (
 
 	"github.com/gopictures/pictures"
 	"github.com/gopictures/pictures/internal/syncbuf"
-	"github.com/gopictures/pictures/processor"
 	"github.com/gopictures/pictures/pipeline"
+	"github.com/gopictures/pictures/processor"
 	picturesriver "github.com/gopictures/pictures/processor/river"
 	"github.com/gopictures/pictures/processor/river/pgtest"
 	"github.com/gopictures/pictures/storage"
