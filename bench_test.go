@@ -112,3 +112,15 @@ func BenchmarkPictureScan(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVariants plans the variants of a registered field, the work
+// Current and Process start with.
+func BenchmarkVariants(b *testing.B) {
+	f := registered(b, instagram)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.Variants(4032, 3024); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -101,7 +101,7 @@ func TestHostileCorpus(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata/hostile", name))
 			require.NoError(t, err)
 			before := store.Len()
-			p, err := field.Save(context.Background(), bytes.NewReader(data), name)
+			p, err := field.Save(context.Background(), bytes.NewReader(data), name, noRow)
 			if want.err != nil {
 				require.Error(t, err)
 				assert.ErrorIs(t, err, want.err)

@@ -19,6 +19,10 @@ var (
 	ErrInvalidArgument = errors.New("pictures: invalid argument")
 	// ErrNotRegistered reports a Picture whose field was never registered.
 	ErrNotRegistered = errors.New("pictures: field not registered")
+	// ErrNotScheduled reports a saved Picture whose processing could not be
+	// scheduled: the application has recorded it, and Reconcile or Schedule
+	// generates its variants later.
+	ErrNotScheduled = errors.New("pictures: picture saved but not scheduled")
 )
 
 // A ConfigError describes one invalid setting of a PictureField.
@@ -42,3 +46,29 @@ func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
 func configErrorf(f *PictureField, option string, value any, format string, args ...any) error {
 	return &ConfigError{Field: f.Name, Option: option, Value: value, Msg: fmt.Sprintf(format, args...)}
 }
+
+// Reasons an upload is refused. Every refusal is an *UploadError wrapping
+// one of them.
+var (
+	ErrTooLarge      = errors.New("pictures: upload too large")
+	ErrNotImage      = errors.New("pictures: not a supported image")
+	ErrDamaged       = errors.New("pictures: damaged image")
+	ErrTooManyPixels = errors.New("pictures: too many pixels")
+	ErrImageTooSmall = errors.New("pictures: image too small")
+	ErrImageTooBig   = errors.New("pictures: image too big")
+)
+
+// An UploadError is a refused upload. Message is written for the person
+// who uploaded the file and can be shown on the form as is.
+type UploadError struct {
+	Err      error  // ErrTooLarge, ErrNotImage, ...
+	Filename string // the client's file name, cleaned (for messages only)
+	Message  string // for instance `"cat.png" is 200×150 pixels; it must be at least 320×320.`
+	// Width and Height are the upright pixel size, when it was read.
+	Width, Height int
+}
+
+func (e *UploadError) Error() string { return "pictures: upload refused: " + e.Message }
+
+// Unwrap returns the reason, for errors.Is.
+func (e *UploadError) Unwrap() error { return e.Err }

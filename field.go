@@ -133,90 +133,6 @@ const (
 	DefaultMaxPixels = 50_000_000
 )
 
-// A Ratio is a reduced aspect ratio W/H. The zero Ratio stands for the
-// source's own ratio.
-type Ratio struct {
-	W, H int
-}
-
-// ParseRatio parses "W/H" (for example "16/9"), reducing it: "32/18" gives
-// 16/9. The empty string gives the zero Ratio, the original ratio.
-func ParseRatio(s string) (Ratio, error) {
-	if s == "" {
-		return Ratio{}, nil
-	}
-	ws, hs, ok := strings.Cut(s, "/")
-	w, errW := strconv.Atoi(ws)
-	h, errH := strconv.Atoi(hs)
-	if !ok || errW != nil || errH != nil || w <= 0 || h <= 0 || ws[0] == '+' || hs[0] == '+' {
-		return Ratio{}, fmt.Errorf("aspect ratio %q is not W/H", s)
-	}
-	if w > maxRatioTerm || h > maxRatioTerm {
-		return Ratio{}, fmt.Errorf("aspect ratio %q has a term above %d", s, maxRatioTerm)
-	}
-	g := gcd(w, h)
-	return Ratio{w / g, h / g}, nil
-}
-
-// IsOriginal reports whether r stands for the source's own ratio.
-func (r Ratio) IsOriginal() bool { return r.W == 0 }
-
-// String returns "W/H", or "" for the original ratio.
-func (r Ratio) String() string {
-	if r.IsOriginal() {
-		return ""
-	}
-	return strconv.Itoa(r.W) + "/" + strconv.Itoa(r.H)
-}
-
-// Dir returns the ratio's folder in variant keys, "W_H", or "" for the
-// original ratio.
-func (r Ratio) Dir() string {
-	if r.IsOriginal() {
-		return ""
-	}
-	return strconv.Itoa(r.W) + "_" + strconv.Itoa(r.H)
-}
-
-// of returns r, or the reduced ratio of a width x height source when r is the
-// original ratio.
-func (r Ratio) of(width, height int) Ratio {
-	if !r.IsOriginal() {
-		return r
-	}
-	g := gcd(width, height)
-	return Ratio{width / g, height / g}
-}
-
-// CropSize returns the largest width x height with ratio r that fits in a
-// width x height source: the size of every variant's crop before resizing.
-// For the original ratio it is the source size.
-func (r Ratio) CropSize(width, height int) (w, h int) {
-	if r.IsOriginal() {
-		return width, height
-	}
-	// Compare width/height with r.W/r.H without division.
-	if int64(width)*int64(r.H) > int64(height)*int64(r.W) {
-		// The source is wider than r: keep the full height.
-		return int(int64(height) * int64(r.W) / int64(r.H)), height
-	}
-	return width, int(int64(width) * int64(r.H) / int64(r.W))
-}
-
-// Height returns the height of a variant of the given width at ratio r,
-// floor(width / ratio), for a width x height source.
-func (r Ratio) Height(variantWidth, width, height int) int {
-	rr := r.of(width, height)
-	return int(int64(variantWidth) * int64(rr.H) / int64(rr.W))
-}
-
-func gcd(a, b int) int {
-	for b != 0 {
-		a, b = b, a%b
-	}
-	return a
-}
-
 // ratios returns the declared ratios, parsed and checked.
 func (f *PictureField) ratios() ([]Ratio, error) {
 	if len(f.AspectRatios) == 0 {
@@ -240,34 +156,27 @@ func (f *PictureField) ratios() ([]Ratio, error) {
 
 // declaredRatio parses s and checks that the field declares it. It does not
 // allocate for a declared ratio.
-func (f *PictureField) declaredRatio(s string) (Ratio, error) {
+func (c *compiled) declaredRatio(s string) (Ratio, error) {
 	r, err := ParseRatio(s)
 	if err != nil {
 		return Ratio{}, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
 	}
-	if len(f.AspectRatios) == 0 && r.IsOriginal() {
-		return r, nil
-	}
-	for _, d := range f.AspectRatios {
-		if dr, err := ParseRatio(d); err == nil && dr == r {
+	for _, d := range c.ratios {
+		if d == r {
 			return r, nil
 		}
 	}
-	return Ratio{}, f.unknownRatio(s)
+	return Ratio{}, c.unknownRatio(s)
 }
 
-func (f *PictureField) unknownRatio(s string) error {
-	decl := f.AspectRatios
-	if len(decl) == 0 {
-		decl = []string{""}
-	}
+func (c *compiled) unknownRatio(s string) error {
 	var b strings.Builder
-	for i, d := range decl {
+	for i, d := range c.ratios {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(strconv.Quote(d))
-		if d == "" {
+		b.WriteString(strconv.Quote(d.String()))
+		if d.IsOriginal() {
 			b.WriteString(" (the original)")
 		}
 	}
@@ -318,36 +227,6 @@ func (f *PictureField) densities() ([]int, int, error) {
 		top = max(top, d)
 	}
 	return ds, top, nil
-}
-
-// A FileType is an output format of variants.
-type FileType struct {
-	Name string // "AVIF", "JPEG" or "PNG"
-	MIME string // "image/avif"
-	Ext  string // the variant key extension, "avif"
-}
-
-var fileTypes = []FileType{
-	{Name: "AVIF", MIME: "image/avif", Ext: "avif"},
-	{Name: "JPEG", MIME: "image/jpeg", Ext: "jpeg"},
-	{Name: "PNG", MIME: "image/png", Ext: "png"},
-}
-
-// jpegType is the fallback format of <img src>.
-var jpegType = fileTypes[1]
-
-// lookupFileType finds a supported type by name, ignoring case; "JPG" is
-// JPEG.
-func lookupFileType(name string) (FileType, bool) {
-	if strings.EqualFold(name, "JPG") {
-		return jpegType, true
-	}
-	for _, t := range fileTypes {
-		if strings.EqualFold(name, t.Name) {
-			return t, true
-		}
-	}
-	return FileType{}, false
 }
 
 func (f *PictureField) fileTypes() ([]FileType, error) {
@@ -403,10 +282,15 @@ func checkUploadPattern(p string) error {
 // UploadDir expands the field's UploadTo pattern for time t (taken in UTC),
 // giving the folder an original uploaded at t is stored in.
 func (f *PictureField) UploadDir(t time.Time) (string, error) {
-	p, err := f.uploadTo()
+	c, err := f.config()
 	if err != nil {
 		return "", err
 	}
+	return c.uploadDir(t), nil
+}
+
+func (c *compiled) uploadDir(t time.Time) string {
+	p := c.uploadTo
 	t = t.UTC()
 	var b strings.Builder
 	for i := 0; i < len(p); i++ {
@@ -432,7 +316,7 @@ func (f *PictureField) UploadDir(t time.Time) (string, error) {
 			b.WriteByte('%')
 		}
 	}
-	return strings.TrimSuffix(b.String(), "/"), nil
+	return strings.TrimSuffix(b.String(), "/")
 }
 
 func (f *PictureField) checkSizeLimits() error {
@@ -455,7 +339,7 @@ func (f *PictureField) checkSizeLimits() error {
 
 // Validate checks every setting of the field and returns all problems
 // found, each a *ConfigError wrapping ErrInvalidConfig.
-func (f PictureField) Validate() error {
+func (f *PictureField) Validate() error {
 	_, err := f.compile()
 	return err
 }

@@ -476,7 +476,7 @@ func BenchmarkIsolation(b *testing.B) {
 		start := time.Now()
 		for i := range 2 {
 			go func() {
-				if _, err := f.Save(ctx, bytes.NewReader(data), fmt.Sprintf("upload-%d.jpg", i)); err != nil {
+				if _, err := f.Save(ctx, bytes.NewReader(data), fmt.Sprintf("upload-%d.jpg", i), func(context.Context, Picture) error { return nil }); err != nil {
 					b.Error(err)
 				}
 			}()
@@ -536,7 +536,7 @@ func TestLoadChild(t *testing.T) {
 	errs := make(chan error, n)
 	for i := range n {
 		go func() {
-			_, err := f.Save(ctx, bytes.NewReader(data), fmt.Sprintf("upload-%d.jpg", i))
+			_, err := f.Save(ctx, bytes.NewReader(data), fmt.Sprintf("upload-%d.jpg", i), func(context.Context, Picture) error { return nil })
 			errs <- err
 		}()
 	}

@@ -33,7 +33,7 @@ func (f *PictureField) Delete(ctx context.Context, p Picture) error {
 
 // deleteVariants deletes keys and every other key under p's folder.
 func (c *compiled) deleteVariants(ctx context.Context, p Picture, keys []string) error {
-	listed, err := c.storage.List(ctx, stem(p.Key)+"/")
+	listed, err := c.storage.List(ctx, variantsPrefix(p.Key))
 	if err != nil {
 		return fmt.Errorf("pictures: listing the variants of %s: %w", p.Key, err)
 	}

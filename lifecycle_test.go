@@ -28,8 +28,8 @@ import (
 	"github.com/gopictures/pictures"
 	"github.com/gopictures/pictures/internal/imagetest"
 	"github.com/gopictures/pictures/internal/syncbuf"
-	"github.com/gopictures/pictures/processor"
 	"github.com/gopictures/pictures/pipeline"
+	"github.com/gopictures/pictures/processor"
 	"github.com/gopictures/pictures/storage"
 )
 
@@ -83,10 +83,15 @@ func newHarness(t *testing.T, f pictures.PictureField) *harness {
 	f.Storage = h.store
 	f.Processor = h.pool
 	f.OnProcessed = func(ctx context.Context, p pictures.Picture) error {
+		// As an application's UPDATE ... WHERE key = ?: a row that was
+		// never inserted is not updated.
 		h.mu.Lock()
-		h.rows[p.Key] = p
+		_, ok := h.rows[p.Key]
+		if ok {
+			h.rows[p.Key] = p
+		}
 		h.mu.Unlock()
-		if f.Current(p) {
+		if ok && f.Current(p) {
 			h.done <- p
 		}
 		return nil
@@ -98,6 +103,14 @@ func newHarness(t *testing.T, f pictures.PictureField) *harness {
 		pictures.Unregister(h.field)
 	})
 	return h
+}
+
+// insert is the store function of Save: the application's INSERT.
+func (h *harness) insert(ctx context.Context, p pictures.Picture) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.rows[p.Key] = p
+	return nil
 }
 
 // wait returns the first complete Picture OnProcessed reports.
@@ -179,7 +192,7 @@ func TestSaveProcessesRealPhoto(t *testing.T) {
 		UploadTo:       "posts/%Y/%m",
 	})
 	data := readFile(t, "testdata/photos/dandelion-1600.jpg")
-	p, err := h.field.Save(context.Background(), bytes.NewReader(data), "IMG_0042.JPG")
+	p, err := h.field.Save(context.Background(), bytes.NewReader(data), "IMG_0042.JPG", h.insert)
 	require.NoError(t, err)
 	assert.Equal(t, 1600, p.Width)
 	assert.Equal(t, 900, p.Height)
@@ -245,7 +258,7 @@ func quadrantJPEG(t *testing.T, w, h, o int) []byte {
 func TestSaveAppliesOrientation(t *testing.T) {
 	h := newHarness(t, pictures.PictureField{AspectRatios: []string{"", "1/1"}, ContainerWidth: 400, GridColumns: 1, PixelDensities: []int{1}})
 	for _, o := range []int{1, 3, 6, 8} {
-		p, err := h.field.Save(context.Background(), bytes.NewReader(quadrantJPEG(t, 480, 320, o)), "rotated.jpg")
+		p, err := h.field.Save(context.Background(), bytes.NewReader(quadrantJPEG(t, 480, 320, o)), "rotated.jpg", h.insert)
 		require.NoError(t, err)
 		assert.Equal(t, [2]int{480, 320}, [2]int{p.Width, p.Height}, "stored size is upright for orientation %d", o)
 		done := h.wait(t)
@@ -286,7 +299,7 @@ func TestSaveRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := h.field.Save(context.Background(), bytes.NewReader(tt.data), tt.filename)
+			_, err := h.field.Save(context.Background(), bytes.NewReader(tt.data), tt.filename, h.insert)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, tt.is)
 			var ue *pictures.UploadError
@@ -306,7 +319,7 @@ func TestReconcile(t *testing.T) {
 	h := newHarness(t, pictures.PictureField{AspectRatios: []string{"", "4/5"}, ContainerWidth: 600, GridColumns: 2, PixelDensities: []int{1}})
 	var saved []pictures.Picture
 	for i := range 2 {
-		p, err := h.field.Save(context.Background(), bytes.NewReader(quadrantJPEG(t, 900+i*100, 700, 1)), "a.jpg")
+		p, err := h.field.Save(context.Background(), bytes.NewReader(quadrantJPEG(t, 900+i*100, 700, 1)), "a.jpg", h.insert)
 		require.NoError(t, err)
 		saved = append(saved, p)
 	}
@@ -466,7 +479,7 @@ func TestSaveConvertsColourToSRGB(t *testing.T) {
 	var expected map[string][][3]int
 	require.NoError(t, json.Unmarshal(readFile(t, "testdata/color/expected.json"), &expected))
 
-	p, err := h.field.Save(context.Background(), bytes.NewReader(readFile(t, "testdata/color/display-p3-v4.png")), "p3.png")
+	p, err := h.field.Save(context.Background(), bytes.NewReader(readFile(t, "testdata/color/display-p3-v4.png")), "p3.png", h.insert)
 	require.NoError(t, err)
 	done := h.wait(t)
 	require.NotEmpty(t, done.Keys())
@@ -484,7 +497,7 @@ func TestSaveConvertsColourToSRGB(t *testing.T) {
 	}
 	assert.NotContains(t, logs.String(), "colour profile not applied")
 
-	p, err = h.field.Save(context.Background(), bytes.NewReader(readFile(t, "testdata/color/unsupported-profile.jpeg")), "named.jpeg")
+	p, err = h.field.Save(context.Background(), bytes.NewReader(readFile(t, "testdata/color/unsupported-profile.jpeg")), "named.jpeg", h.insert)
 	require.NoError(t, err, "an unsupported profile never fails the upload")
 	done = h.wait(t)
 	assert.Equal(t, p.Key, done.Key)
@@ -492,4 +505,76 @@ func TestSaveConvertsColourToSRGB(t *testing.T) {
 	assert.Contains(t, logs.String(), "colour profile not applied")
 	assert.Contains(t, logs.String(), "key="+p.Key)
 	assert.Contains(t, logs.String(), "Named colours")
+}
+
+// noRow is the store function of tests that keep no rows.
+func noRow(context.Context, pictures.Picture) error { return nil }
+
+// TestSaveSchedulesAfterStore proves that Save cannot lose an update: its
+// processor runs each job inside Enqueue, so the job finishes before Save
+// returns, and OnProcessed updates only rows that exist (as an SQL UPDATE
+// does). The row the store function inserted must end up current.
+func TestSaveSchedulesAfterStore(t *testing.T) {
+	mem := &storage.Memory{}
+	rows := map[string]pictures.Picture{}
+	var order []string
+	f := &pictures.PictureField{
+		Name: t.Name(), AspectRatios: []string{"", "1/1"}, ContainerWidth: 320, GridColumns: 2,
+		PixelDensities: []int{1}, FileTypes: []string{"JPEG"}, Storage: mem,
+		Processor: pictures.ProcessorFunc(func(ctx context.Context, job pictures.Job) error {
+			order = append(order, "job")
+			return pictures.Run(ctx, job)
+		}),
+		OnProcessed: func(ctx context.Context, p pictures.Picture) error {
+			if _, ok := rows[p.Key]; ok {
+				rows[p.Key] = p
+			}
+			return nil
+		},
+	}
+	require.NoError(t, pictures.Register(f))
+	defer pictures.Unregister(f)
+	insert := func(ctx context.Context, p pictures.Picture) error {
+		order = append(order, "insert")
+		rows[p.Key] = p
+		return nil
+	}
+
+	p, err := f.Save(context.Background(), bytes.NewReader(quadrantJPEG(t, 640, 480, 1)), "a.jpg", insert)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"insert", "job"}, order, "the job is scheduled after the row is stored")
+	assert.True(t, f.Current(rows[p.Key]), "the job's update reached the stored row: %+v", rows[p.Key])
+
+	t.Run("store fails", func(t *testing.T) {
+		order = nil
+		before := mem.Len()
+		boom := errors.New("insert failed")
+		_, err := f.Save(context.Background(), bytes.NewReader(quadrantJPEG(t, 640, 480, 1)), "b.jpg",
+			func(context.Context, pictures.Picture) error { return boom })
+		assert.ErrorIs(t, err, boom)
+		assert.Empty(t, order, "nothing is scheduled for a row that was not stored")
+		assert.Equal(t, before, mem.Len(), "the original is deleted again")
+	})
+
+	t.Run("nil store", func(t *testing.T) {
+		_, err := f.Save(context.Background(), bytes.NewReader(quadrantJPEG(t, 640, 480, 1)), "c.jpg", nil)
+		assert.ErrorIs(t, err, pictures.ErrInvalidArgument)
+	})
+
+	t.Run("scheduling fails", func(t *testing.T) {
+		full := errors.New("queue full")
+		g := &pictures.PictureField{Name: t.Name(), FileTypes: []string{"JPEG"}, Storage: mem,
+			Processor: pictures.ProcessorFunc(func(context.Context, pictures.Job) error { return full })}
+		require.NoError(t, pictures.Register(g))
+		defer pictures.Unregister(g)
+		var row pictures.Picture
+		p, err := g.Save(context.Background(), bytes.NewReader(quadrantJPEG(t, 640, 480, 1)), "d.jpg",
+			func(_ context.Context, p pictures.Picture) error { row = p; return nil })
+		assert.ErrorIs(t, err, pictures.ErrNotScheduled)
+		assert.ErrorIs(t, err, full)
+		assert.Equal(t, row, p, "the stored Picture is returned")
+		rc, err := mem.Open(context.Background(), p.Key)
+		require.NoError(t, err, "the original the row refers to is kept")
+		rc.Close()
+	})
 }

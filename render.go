@@ -103,7 +103,7 @@ func (p Picture) HTML(o RenderOptions) (template.HTML, error) {
 		return "", err
 	}
 	a := renderArgs{alt: o.Alt, hasAlt: true, ratio: o.Ratio, img: o.Img, pic: o.Picture}
-	if a.container, err = c.field.layoutContainer(o.Layout.Container); err != nil {
+	if a.container, err = c.layoutContainer(o.Layout.Container); err != nil {
 		return "", err
 	}
 	for name, n := range o.Layout.Columns {
@@ -159,7 +159,7 @@ func (a *renderArgs) parse(c *compiled, args []any) error {
 				return fmt.Errorf("%w: container is %v, want a width in pixels or \"fluid\"", ErrInvalidArgument, v)
 			}
 			var err error
-			if a.container, err = c.field.layoutContainer(n); err != nil {
+			if a.container, err = c.layoutContainer(n); err != nil {
 				return err
 			}
 		case strings.HasPrefix(name, "img_"):
@@ -246,7 +246,7 @@ func intValue(v any) (int, bool) {
 }
 
 func (c *compiled) render(p *Picture, a *renderArgs) (template.HTML, error) {
-	r, err := c.field.declaredRatio(a.ratio)
+	r, err := c.declaredRatio(a.ratio)
 	if err != nil {
 		return "", err
 	}
@@ -510,7 +510,7 @@ func URL(p Picture, ratio, fileType string, minWidth int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	r, err := c.field.declaredRatio(ratio)
+	r, err := c.declaredRatio(ratio)
 	if err != nil {
 		return "", err
 	}
@@ -573,14 +573,5 @@ func (u *variantURLs) appendRaw(b []byte, w int, ext string) []byte {
 
 // appendSuffix appends "/W_H/123w.ext", which needs no escaping.
 func (u *variantURLs) appendSuffix(b []byte, w int, ext string) []byte {
-	b = append(b, '/')
-	if !u.r.IsOriginal() {
-		b = strconv.AppendInt(b, int64(u.r.W), 10)
-		b = append(b, '_')
-		b = strconv.AppendInt(b, int64(u.r.H), 10)
-		b = append(b, '/')
-	}
-	b = strconv.AppendInt(b, int64(w), 10)
-	b = append(b, "w."...)
-	return append(b, ext...)
+	return appendVariantPath(b, u.r, w, ext)
 }

@@ -15,32 +15,6 @@ import (
 	"github.com/gopictures/pictures/pipeline"
 )
 
-// Reasons an upload is refused. Every refusal is an *UploadError wrapping
-// one of them.
-var (
-	ErrTooLarge      = errors.New("pictures: upload too large")
-	ErrNotImage      = errors.New("pictures: not a supported image")
-	ErrDamaged       = errors.New("pictures: damaged image")
-	ErrTooManyPixels = errors.New("pictures: too many pixels")
-	ErrImageTooSmall = errors.New("pictures: image too small")
-	ErrImageTooBig   = errors.New("pictures: image too big")
-)
-
-// An UploadError is a refused upload. Message is written for the person
-// who uploaded the file and can be shown on the form as is.
-type UploadError struct {
-	Err      error  // ErrTooLarge, ErrNotImage, ...
-	Filename string // the client's file name, cleaned (for messages only)
-	Message  string // for instance `"cat.png" is 200×150 pixels; it must be at least 320×320.`
-	// Width and Height are the upright pixel size, when it was read.
-	Width, Height int
-}
-
-func (e *UploadError) Error() string { return "pictures: upload refused: " + e.Message }
-
-// Unwrap returns the reason, for errors.Is.
-func (e *UploadError) Unwrap() error { return e.Err }
-
 // displayName cleans a client file name for messages: the base name only,
 // printable characters, at most 60 runes.
 func displayName(name string) string {
@@ -78,9 +52,15 @@ func byteSize(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// Save checks an upload, stores it as the original of a new Picture, and
-// schedules the generation of its variants on the field's Processor. It
-// returns the Picture for the application to store.
+// Save checks an upload, stores it as the original of a new Picture, calls
+// store with the Picture so that the application records it (inserts the
+// row that holds it), and only then schedules the generation of its
+// variants on the field's Processor. It returns the Picture as stored.
+//
+// Scheduling after store is what makes Save safe with any Processor: a job
+// that finishes at once still finds the application's row when it calls
+// OnProcessed, so no update is lost, whatever the order in which the job and
+// the insert would otherwise finish. store must not be nil.
 //
 // The file is read from r, at most MaxBytes of it; its format is sniffed
 // from its content (filename is only used in messages); its size is read
@@ -92,29 +72,40 @@ func byteSize(n int64) string {
 // UploadTo with a random, collision-free name and the extension of its real
 // format; it is never published.
 //
-// If the job cannot be scheduled, the original is deleted again and the
-// error returned.
-func (f *PictureField) Save(ctx context.Context, r io.Reader, filename string) (Picture, error) {
+// If store fails, the original is deleted again and store's error returned
+// (wrapped). If the job cannot be scheduled after store succeeded, the
+// application holds a valid Picture that shows its preview: Save returns it
+// with an error wrapping ErrNotScheduled, and Reconcile (or Schedule)
+// generates its variants later.
+func (f *PictureField) Save(ctx context.Context, r io.Reader, filename string, store func(ctx context.Context, p Picture) error) (Picture, error) {
 	c, err := f.config()
 	if err != nil {
 		return Picture{}, err
+	}
+	if store == nil {
+		return Picture{}, fmt.Errorf("%w: Save needs a store function (or use Upload and Schedule)", ErrInvalidArgument)
 	}
 	p, err := c.upload(ctx, r, filename)
 	if err != nil {
 		return Picture{}, err
 	}
-	if err := c.schedule(ctx, p); err != nil {
+	if err := store(ctx, p); err != nil {
 		if derr := c.storage.Delete(context.WithoutCancel(ctx), p.Key); derr != nil {
 			err = errors.Join(err, derr)
 		}
-		return Picture{}, fmt.Errorf("pictures: scheduling %s: %w", p.Key, err)
+		return Picture{}, fmt.Errorf("pictures: storing %s: %w", p.Key, err)
+	}
+	if err := c.schedule(ctx, p); err != nil {
+		return p, fmt.Errorf("%w: %s: %w", ErrNotScheduled, p.Key, err)
 	}
 	return p, nil
 }
 
-// Upload is Save without scheduling: for applications that enqueue the
-// job themselves (with Schedule, or in the database transaction that stores
-// the Picture, as durable queues allow).
+// Upload is Save without store and scheduling: for applications that
+// enqueue the job themselves, with Schedule once the Picture is recorded, or
+// in the database transaction that records it, as durable queues allow.
+// Scheduling before the Picture is recorded can lose the update of a job
+// that finishes first (see Save).
 func (f *PictureField) Upload(ctx context.Context, r io.Reader, filename string) (Picture, error) {
 	c, err := f.config()
 	if err != nil {
@@ -182,11 +173,7 @@ func (c *compiled) upload(ctx context.Context, r io.Reader, filename string) (Pi
 		return Picture{}, err
 	}
 
-	dir, err := c.field.UploadDir(time.Now())
-	if err != nil {
-		return Picture{}, err
-	}
-	key := path.Join(dir, strings.ToLower(rand.Text())+"."+info.Format.Ext())
+	key := path.Join(c.uploadDir(time.Now()), strings.ToLower(rand.Text())+"."+info.Format.Ext())
 	if err := c.storage.Put(ctx, key, bytes.NewReader(data)); err != nil {
 		return Picture{}, fmt.Errorf("pictures: storing the original: %w", err)
 	}

@@ -33,7 +33,7 @@ func FuzzSave(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx := context.Background()
-		p, err := field.Save(ctx, bytes.NewReader(data), "upload.jpg")
+		p, err := field.Save(ctx, bytes.NewReader(data), "upload.jpg", noRow)
 		if err != nil {
 			var ue *pictures.UploadError
 			if !errors.As(err, &ue) {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // A Layout says how wide a picture is shown: the page's container width and
@@ -33,34 +32,23 @@ type Layout struct {
 // still gets its sharpest rendition, and a tiny one gets one at all.
 //
 // Widths does no I/O; it is safe to call at any time.
-func (f PictureField) Widths(width, height int, ratio string) ([]int, error) {
+func (f *PictureField) Widths(width, height int, ratio string) ([]int, error) {
+	c, err := f.config()
+	if err != nil {
+		return nil, err
+	}
+	return c.widths(width, height, ratio)
+}
+
+func (c *compiled) widths(width, height int, ratio string) ([]int, error) {
 	if width < 1 || height < 1 || width > maxSourceLength || height > maxSourceLength {
 		return nil, fmt.Errorf("%w: source size %dx%d is not between 1x1 and %dx%d", ErrInvalidArgument, width, height, maxSourceLength, maxSourceLength)
 	}
-	r, err := f.declaredRatio(ratio)
+	r, err := c.declaredRatio(ratio)
 	if err != nil {
 		return nil, err
 	}
-	container, err := f.containerWidth()
-	if err != nil {
-		return nil, err
-	}
-	if container == Fluid {
-		bps, err := f.breakpoints()
-		if err != nil {
-			return nil, err
-		}
-		container = bps[len(bps)-1].Width
-	}
-	grid, err := f.gridColumns()
-	if err != nil {
-		return nil, err
-	}
-	ds, top, err := f.densities()
-	if err != nil {
-		return nil, err
-	}
-	return ladder(make([]int, 0, grid*len(ds)+1), width, height, r, container, grid, ds, top), nil
+	return ladder(make([]int, 0, c.grid*len(c.densities)+1), width, height, r, c.ladderContainer(), c.grid, c.densities, c.maxDensity), nil
 }
 
 // ladder appends to dst the srcset widths described by Widths.
@@ -112,46 +100,46 @@ func ladder(dst []int, width, height int, r Ratio, container, grid int, densitie
 // condition. An unknown breakpoint name is an error listing the valid ones.
 //
 // Sizes does no I/O; it is safe to call at any time.
-func (f PictureField) Sizes(l Layout) (string, error) {
-	bps, err := f.breakpoints()
+func (f *PictureField) Sizes(l Layout) (string, error) {
+	c, err := f.config()
 	if err != nil {
 		return "", err
 	}
-	grid, err := f.gridColumns()
-	if err != nil {
-		return "", err
-	}
-	container, err := f.layoutContainer(l.Container)
+	return c.sizes(l)
+}
+
+func (c *compiled) sizes(l Layout) (string, error) {
+	container, err := c.layoutContainer(l.Container)
 	if err != nil {
 		return "", err
 	}
 	var buf [maxBreakpoints]int
-	cols := buf[:len(bps)]
+	cols := buf[:len(c.breakpoints)]
 	for name, n := range l.Columns {
-		i := breakpointIndex(bps, name)
+		i := breakpointIndex(c.breakpoints, name)
 		if i < 0 {
-			return "", unknownBreakpoint(bps, name)
+			return "", unknownBreakpoint(c.breakpoints, name)
 		}
-		if err := checkColumns(name, n, grid); err != nil {
+		if err := checkColumns(name, n, c.grid); err != nil {
 			return "", err
 		}
 		cols[i] = n
 	}
 	var out [256]byte
-	return string(appendSizes(out[:0], bps, cols, grid, container)), nil
+	return string(appendSizes(out[:0], c.breakpoints, cols, c.grid, container)), nil
 }
 
 // layoutContainer resolves a Layout.Container against the field's.
-func (f *PictureField) layoutContainer(c int) (int, error) {
+func (c *compiled) layoutContainer(n int) (int, error) {
 	switch {
-	case c == 0:
-		return f.containerWidth()
-	case c == Fluid:
+	case n == 0:
+		return c.container, nil
+	case n == Fluid:
 		return Fluid, nil
-	case c < 0 || c > maxContainer:
-		return 0, fmt.Errorf("%w: container %d is not between 1 and %d (or Fluid)", ErrInvalidArgument, c, maxContainer)
+	case n < 0 || n > maxContainer:
+		return 0, fmt.Errorf("%w: container %d is not between 1 and %d (or Fluid)", ErrInvalidArgument, n, maxContainer)
 	}
-	return c, nil
+	return n, nil
 }
 
 func checkColumns(name string, n, grid int) error {
@@ -226,35 +214,4 @@ func appendSizes(dst []byte, bps []Breakpoint, cols []int, grid, container int) 
 		}
 	}
 	return dst
-}
-
-// VariantKey returns the storage key of one variant of the original stored
-// under key: "<key without extension>/<W_H>/<width>w.<ext>", without the
-// ratio folder for the original ratio. For example VariantKey("posts/beach.jpg",
-// Ratio{16, 9}, 100, "avif") is "posts/beach/16_9/100w.avif".
-func VariantKey(key string, r Ratio, width int, ext string) string {
-	var b strings.Builder
-	b.Grow(len(key) + 24)
-	b.WriteString(stem(key))
-	b.WriteByte('/')
-	if !r.IsOriginal() {
-		b.WriteString(strconv.Itoa(r.W))
-		b.WriteByte('_')
-		b.WriteString(strconv.Itoa(r.H))
-		b.WriteByte('/')
-	}
-	b.WriteString(strconv.Itoa(width))
-	b.WriteString("w.")
-	b.WriteString(ext)
-	return b.String()
-}
-
-// stem returns key without its extension.
-func stem(key string) string {
-	for i := len(key) - 1; i >= 0 && key[i] != '/'; i-- {
-		if key[i] == '.' {
-			return key[:i]
-		}
-	}
-	return key
 }

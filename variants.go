@@ -10,7 +10,7 @@ import (
 // at every width of Widths; and, unless JPEG is one of the file types, one
 // JPEG per ratio for <img src>, the fallback of browsers without AVIF, at
 // the widest ladder width not above the container (see Render).
-func (f PictureField) Variants(width, height int) ([]VariantSet, error) {
+func (f *PictureField) Variants(width, height int) ([]VariantSet, error) {
 	c, err := f.config()
 	if err != nil {
 		return nil, err
