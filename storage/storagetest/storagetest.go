@@ -321,7 +321,7 @@ func testAtomicOverwrite(t *testing.T, s Storage) {
 			for ctx.Err() == nil {
 				r, err := s.Open(context.Background(), "atomic.avif")
 				if err != nil {
-					errs <- fmt.Errorf("Open during overwrites: %w", err)
+					errs <- fmt.Errorf("opening during overwrites: %w", err)
 					return
 				}
 				got, err := io.ReadAll(r)
