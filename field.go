@@ -100,7 +100,7 @@ type PictureField struct {
 	// fields mean pipeline's defaults (AVIF quality 60, speed 9, or 6 for
 	// variants up to 640 px wide; JPEG quality 82). Changing it marks
 	// existing variants stale (see Reconcile).
-	Encoding pipeline.Options
+	Encoding pipeline.Encoding
 
 	// Storage holds originals and variants and gives their URLs. Defaults to
 	// a local directory "media" served under "/media/" (see DefaultStorage).

@@ -21,9 +21,45 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopictures/pictures/encoder"
 	"github.com/gopictures/pictures/pipeline"
 	"github.com/gopictures/pictures/storage"
 )
+
+// TestMain lets this test binary be its own AVIF encoder process, as a
+// program's main does (encoder.Init first). For the benchmarks' comparisons,
+// PICTURES_TEST_ENCODERS sets the number of encoder processes (0: encode
+// in this process) and PICTURES_TEST_ENCODER_NICE their nice value (0:
+// this process's): the library itself reads no such variable.
+func TestMain(m *testing.M) {
+	encoder.Init()
+	var c encoder.Config
+	if v, ok := os.LookupEnv("PICTURES_TEST_ENCODERS"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "PICTURES_TEST_ENCODERS:", err)
+			os.Exit(2)
+		}
+		c.Processes, c.InProcess = n, n == 0
+	}
+	if v, ok := os.LookupEnv("PICTURES_TEST_ENCODER_NICE"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "PICTURES_TEST_ENCODER_NICE:", err)
+			os.Exit(2)
+		}
+		if c.Nice = n; n == 0 {
+			c.Nice = -1
+		}
+	}
+	if err := encoder.Configure(c); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	code := m.Run()
+	encoder.Stop()
+	os.Exit(code)
+}
 
 // The job of the speed issue: one 12-megapixel JPEG, ratios 1/1, 4/5 and
 // the original, widths 104 to 1400, AVIF at quality 60, 4:2:0.
@@ -133,10 +169,10 @@ func jobInput(tb testing.TB) string {
 
 // jobResult is what the child process reports.
 type jobResult struct {
-	Seconds float64 `json:"seconds"`
-	Bytes   int64   `json:"bytes"`
-	Backend string  `json:"backend"`
-	Workers int     `json:"workers"`
+	Seconds   float64 `json:"seconds"`
+	Bytes     int64   `json:"bytes"`
+	Backend   string  `json:"backend"`
+	Processes int     `json:"processes"` // AVIF encoder processes
 }
 
 // TestJobChild runs the job when BenchmarkJob starts this test binary as
@@ -151,7 +187,7 @@ func TestJobChild(t *testing.T) {
 	small, _ := strconv.Atoi(os.Getenv("PICTURES_JOB_SMALL_SPEED"))
 	store := &storage.Dir{Root: filepath.Join(dir, "go")}
 	f := &PictureField{Name: "job", AspectRatios: jobRatios, Storage: store,
-		Encoding: pipeline.Options{AVIFQuality: 60, AVIFSpeed: speed, AVIFSmallSpeed: small}}
+		Encoding: pipeline.Encoding{AVIFQuality: 60, AVIFSpeed: speed, AVIFSmallSpeed: small}}
 	c, err := f.compile()
 	if err != nil {
 		t.Fatal(err)
@@ -165,11 +201,12 @@ func TestJobChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Warm up the encoders (the WebAssembly backend compiles its module
-	// once per process: here and in each worker), as a running server is.
-	if err := pipeline.Encode(&bytes.Buffer{}, "AVIF", image.NewRGBA(image.Rect(0, 0, 16, 16)), f.Encoding); err != nil {
+	// once per process: here and in each encoder process), as a running
+	// server is.
+	if err := pipeline.Encode(ctx, &bytes.Buffer{}, "AVIF", image.NewRGBA(image.Rect(0, 0, 16, 16)), f.Encoding); err != nil {
 		t.Fatal(err)
 	}
-	if err := pipeline.StartAVIFWorkers(ctx); err != nil {
+	if err := encoder.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var plan []VariantSet
@@ -185,7 +222,8 @@ func TestJobChild(t *testing.T) {
 	if err := c.generate(ctx, &p, plan, todo, nil, map[variantID]bool{}); err != nil {
 		t.Fatal(err)
 	}
-	res := jobResult{Seconds: time.Since(start).Seconds(), Backend: pipeline.AVIFBackendName(), Workers: pipeline.AVIFWorkers()}
+	backend := encoder.Describe()
+	res := jobResult{Seconds: time.Since(start).Seconds(), Backend: backend.Library, Processes: backend.Processes}
 	keys, err := store.List(ctx, "photo/")
 	if err != nil || len(keys) != len(todo) {
 		t.Fatalf("%d variants written, want %d (%v)", len(keys), len(todo), err)
@@ -291,7 +329,7 @@ func BenchmarkJob(b *testing.B) {
 	}
 	dir := b.TempDir()
 	input := jobInput(b)
-	var opts pipeline.Options
+	var opts pipeline.Encoding
 	opts.AVIFSpeed, _ = strconv.Atoi(os.Getenv("PICTURES_JOB_SPEED"))
 	opts.AVIFSmallSpeed, _ = strconv.Atoi(os.Getenv("PICTURES_JOB_SMALL_SPEED"))
 	opts = opts.WithDefaults()
@@ -321,8 +359,8 @@ func BenchmarkJob(b *testing.B) {
 				json.Unmarshal([]byte(rest), &res)
 			}
 		}
-		// The job's process and its AVIF workers together; rusage alone
-		// would miss the workers.
+		// The job's process and its AVIF encoder processes together;
+		// rusage alone would miss the encoder processes.
 		goPeak := max(<-sampled, maxRSS(cmd.ProcessState))
 
 		// vips, one thumbnail per output, as its documentation does it.
@@ -357,8 +395,8 @@ func BenchmarkJob(b *testing.B) {
 		}
 		vipsSeconds := time.Since(start).Seconds()
 		backend := res.Backend
-		if res.Workers > 0 {
-			backend += fmt.Sprintf("+%dworkers", res.Workers)
+		if res.Processes > 0 {
+			backend += fmt.Sprintf("+%dprocesses", res.Processes)
 		}
 		line := fmt.Sprintf("job backend=%s go_s=%.2f vips_s=%.2f ratio=%.2f go_peak_mb=%.0f vips_peak_mb=%.0f bytes=%d vips_bytes=%d",
 			backend, res.Seconds, vipsSeconds, res.Seconds/vipsSeconds, goPeak, vipsPeak, res.Bytes, vipsBytes)
@@ -417,10 +455,10 @@ func BenchmarkJobDecode(b *testing.B) {
 
 // BenchmarkIsolation serves a trivial handler while two 12-megapixel
 // uploads are saved and processed with the default configuration (the
-// default processor and, for the WebAssembly backend, AVIF worker
-// processes), and reports the handler's latency: a request every 2 ms,
-// from a client in this process, until both pictures are done. With
-// PICTURES_AVIF_WORKERS=0 the encoder runs in this process, for comparison.
+// default processor and AVIF encoder processes), and reports the
+// handler's latency: a request every 2 ms, from a client in this process,
+// until both pictures are done. With PICTURES_TEST_ENCODERS=0 the encoder
+// runs in this process, for comparison (see TestMain).
 //
 //	go test -run '^$' -bench Isolation -benchtime 1x .
 func BenchmarkIsolation(b *testing.B) {
@@ -442,10 +480,10 @@ func BenchmarkIsolation(b *testing.B) {
 			b.Fatal(err)
 		}
 		// Warm the encoders first, as a running server's are.
-		if err := pipeline.StartAVIFWorkers(ctx); err != nil {
+		if err := encoder.Start(ctx); err != nil {
 			b.Fatal(err)
 		}
-		pipeline.Encode(io.Discard, "AVIF", image.NewRGBA(image.Rect(0, 0, 16, 16)), pipeline.Options{})
+		pipeline.Encode(ctx, io.Discard, "AVIF", image.NewRGBA(image.Rect(0, 0, 16, 16)), pipeline.Encoding{})
 
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
 		client := srv.Client()
@@ -493,8 +531,9 @@ func BenchmarkIsolation(b *testing.B) {
 		worst := latencies[len(latencies)-1]
 		b.ReportMetric(float64(p99.Microseconds())/1000, "p99_ms")
 		b.ReportMetric(float64(worst.Microseconds())/1000, "max_ms")
-		fmt.Printf("isolation backend=%s workers=%d uploads=2 processing_s=%.2f requests=%d p99_ms=%.1f max_ms=%.1f\n",
-			pipeline.AVIFBackendName(), pipeline.AVIFWorkers(), elapsed.Seconds(), len(latencies),
+		backend := encoder.Describe()
+		fmt.Printf("isolation backend=%s processes=%d uploads=2 processing_s=%.2f requests=%d p99_ms=%.1f max_ms=%.1f\n",
+			backend.Library, backend.Processes, elapsed.Seconds(), len(latencies),
 			float64(p99.Microseconds())/1000, float64(worst.Microseconds())/1000)
 	}
 }
@@ -529,7 +568,7 @@ func TestLoadChild(t *testing.T) {
 	if err := Register(f); err != nil {
 		t.Fatal(err)
 	}
-	if err := pipeline.StartAVIFWorkers(ctx); err != nil {
+	if err := encoder.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -554,7 +593,7 @@ func TestLoadChild(t *testing.T) {
 
 // BenchmarkUploads saves 8 uploads of the 12-megapixel photo at once, in
 // a child process, waits for all their variants, and reports the peak
-// memory of the process and its AVIF workers. The pixel budget
+// memory of the process and its AVIF encoder processes. The pixel budget
 // (SetPixelBudget) bounds the decoded images; the processor's workers
 // bound the jobs.
 //
@@ -585,6 +624,6 @@ func BenchmarkUploads(b *testing.B) {
 			}
 		}
 		b.ReportMetric(peak, "peak_MB")
-		fmt.Printf("uploads=%d backend=%s saved_s=%.2f processed_s=%.2f peak_mb=%.0f\n", uploads, pipeline.AVIFBackendName(), saved, total, peak)
+		fmt.Printf("uploads=%d backend=%s saved_s=%.2f processed_s=%.2f peak_mb=%.0f\n", uploads, encoder.Describe().Library, saved, total, peak)
 	}
 }

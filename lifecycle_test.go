@@ -388,7 +388,7 @@ func TestReconcile(t *testing.T) {
 	// New encoder settings make every variant stale.
 	pictures.Unregister(&next)
 	third := next
-	third.Encoding = pipeline.Options{AVIFQuality: 50}
+	third.Encoding = pipeline.Encoding{AVIFQuality: 50}
 	require.NoError(t, pictures.Register(&third))
 	t.Cleanup(func() { pictures.Unregister(&third) })
 	require.NoError(t, third.Reconcile(context.Background(), after[:1], pictures.ReconcileOptions{}))
@@ -473,7 +473,7 @@ func TestSaveConvertsColourToSRGB(t *testing.T) {
 	var logs syncbuf.Buffer
 	h := newHarness(t, pictures.PictureField{
 		AspectRatios: []string{""}, ContainerWidth: 128, GridColumns: 1, PixelDensities: []int{1},
-		FileTypes: []string{"AVIF", "JPEG"}, Encoding: pipeline.Options{AVIFQuality: 95, JPEGQuality: 95},
+		FileTypes: []string{"AVIF", "JPEG"}, Encoding: pipeline.Encoding{AVIFQuality: 95, JPEGQuality: 95},
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	var expected map[string][][3]int

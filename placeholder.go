@@ -95,8 +95,8 @@ func PlaceholderHandler() http.Handler {
 		mu.Unlock()
 		if !hit {
 			var buf bytes.Buffer
-			opts := pipeline.Options{AVIFQuality: 40, AVIFSpeed: 10}
-			if err := pipeline.Encode(&buf, typ.Name, drawPlaceholder(alt, width, height), opts); err != nil {
+			opts := pipeline.Encoding{AVIFQuality: 40, AVIFSpeed: 10}
+			if err := pipeline.Encode(r.Context(), &buf, typ.Name, drawPlaceholder(alt, width, height), opts); err != nil {
 				http.Error(w, "cannot draw placeholder", http.StatusInternalServerError)
 				return
 			}

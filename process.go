@@ -57,7 +57,7 @@ func (f *PictureField) Fingerprint() string {
 const pipelineVersion = "3"
 
 // fingerprint identifies the encoder settings variants are made with.
-func fingerprint(o pipeline.Options) string {
+func fingerprint(o pipeline.Encoding) string {
 	o = o.WithDefaults()
 	sum := sha256.Sum256(fmt.Appendf(nil, "pipeline=%s avif.q=%d avif.speed=%d avif.small=%d/%d avif.chroma=420 jpeg.q=%d",
 		pipelineVersion, o.AVIFQuality, o.AVIFSpeed, o.AVIFSmallSpeed, pipeline.SmallWidth, o.JPEGQuality))
@@ -292,7 +292,7 @@ func (c *compiled) encode(ctx context.Context, p *Picture, img *pipeline.Image, 
 		defer func() { done(out); <-slots; wg.Done() }()
 		key := c.variantKey(p, id)
 		var buf bytes.Buffer
-		if err := pipeline.EncodeContext(ctx, &buf, id.typ, out, c.field.Encoding); err != nil {
+		if err := pipeline.Encode(ctx, &buf, id.typ, out, c.field.Encoding); err != nil {
 			cancel(fmt.Errorf("pictures: encoding %s: %w", key, err))
 			return
 		}

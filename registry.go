@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/gopictures/pictures/pipeline"
+	"github.com/gopictures/pictures/encoder"
 )
 
 // The registry maps field names to fields, so that a Picture read from a
@@ -52,7 +52,7 @@ func register(f *PictureField) error {
 	for _, t := range c.types {
 		if t.Name == "AVIF" {
 			logBackendOnce.Do(func() {
-				c.logger.Info("pictures: AVIF encoder", "backend", AVIFBackend())
+				c.logger.Info("pictures: AVIF encoder", "backend", encoder.Describe())
 			})
 		}
 	}
@@ -60,12 +60,6 @@ func register(f *PictureField) error {
 }
 
 var logBackendOnce sync.Once
-
-// AVIFBackend describes the AVIF encoder in use: "libavif (system
-// library)" when a system libavif 1.1 or later was found at start-up, else
-// the WebAssembly build embedded in github.com/gen2brain/avif, with the
-// reason. Registering the first field that encodes AVIF logs it.
-func AVIFBackend() string { return pipeline.AVIFBackend() }
 
 // MustRegister is like Register but panics on error. It suits package-level
 // field declarations and main functions.

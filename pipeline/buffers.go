@@ -38,9 +38,9 @@ func classDown(c int) int {
 	return (e-minShift)*4 + q
 }
 
-// NewRGBA returns a w x h image at the origin, from the pool when it can.
+// newRGBA returns a w x h image at the origin, from the pool when it can.
 // Its pixels are not cleared: callers overwrite every one.
-func NewRGBA(w, h int) *image.RGBA {
+func newRGBA(w, h int) *image.RGBA {
 	n := w * h * 4
 	var pix []byte
 	c, capacity := classUp(n)
@@ -55,8 +55,8 @@ func NewRGBA(w, h int) *image.RGBA {
 	return &image.RGBA{Pix: pix, Stride: w * 4, Rect: image.Rect(0, 0, w, h)}
 }
 
-// Recycle gives img's pixels back for reuse. img must not be used after.
-func Recycle(img *image.RGBA) {
+// recycle gives img's pixels back to the pool. img must not be used after.
+func recycle(img *image.RGBA) {
 	if img == nil || cap(img.Pix) < 1<<minShift {
 		return
 	}

@@ -19,9 +19,9 @@ func TestBufferClasses(t *testing.T) {
 		t.Errorf("a 4000x3000 image gets a buffer of %d bytes", capacity)
 	}
 	// A recycled buffer serves any request of its class.
-	img := NewRGBA(1000, 700)
-	Recycle(img)
-	if got := NewRGBA(990, 700); len(got.Pix) != 990*700*4 {
+	img := newRGBA(1000, 700)
+	recycle(img)
+	if got := newRGBA(990, 700); len(got.Pix) != 990*700*4 {
 		t.Fatal("wrong length")
 	}
 }

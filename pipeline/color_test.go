@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +26,7 @@ import (
 // variants are, and compares every patch with what littleCMS gives for the
 // same colours (expected.json, from internal/cmd/mkcolor/expected.py).
 func TestColourManagement(t *testing.T) {
-	dir := "../../testdata/color"
+	dir := "../testdata/color"
 	var expected map[string][][3]int
 	data, err := os.ReadFile(filepath.Join(dir, "expected.json"))
 	require.NoError(t, err)
@@ -73,7 +74,7 @@ func TestColourManagement(t *testing.T) {
 }
 
 func TestUnsupportedProfileIsReported(t *testing.T) {
-	data, err := os.ReadFile("../../testdata/color/unsupported-profile.jpeg")
+	data, err := os.ReadFile("../testdata/color/unsupported-profile.jpeg")
 	require.NoError(t, err)
 	info, err := Inspect(data)
 	require.NoError(t, err)
@@ -94,10 +95,10 @@ func TestUnsupportedProfileIsReported(t *testing.T) {
 // R = (1-C)(1-K), and so on, as browsers show them.
 func TestCMYKWithoutProfile(t *testing.T) {
 	var charts struct{ CMYK [][4]int }
-	data, err := os.ReadFile("../../testdata/color/charts.json")
+	data, err := os.ReadFile("../testdata/color/charts.json")
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(data, &charts))
-	data, err = os.ReadFile("../../testdata/color/cmyk-no-profile.jpeg")
+	data, err = os.ReadFile("../testdata/color/cmyk-no-profile.jpeg")
 	require.NoError(t, err)
 	info, err := Inspect(data)
 	require.NoError(t, err)
@@ -132,9 +133,9 @@ func TestPrimariesMatchTheProfiles(t *testing.T) {
 }
 
 func TestJPEGICCChunksReassemble(t *testing.T) {
-	data, err := os.ReadFile("../../testdata/color/p3-lut-v4.jpeg")
+	data, err := os.ReadFile("../testdata/color/p3-lut-v4.jpeg")
 	require.NoError(t, err)
-	icc, err := os.ReadFile("../../testdata/color/p3-lut-v4.icc")
+	icc, err := os.ReadFile("../testdata/color/p3-lut-v4.icc")
 	require.NoError(t, err)
 	assert.Equal(t, icc, jpegICC(data), "30 chunks written out of order come back whole")
 	assert.True(t, strings.HasPrefix(string(icc[36:40]), "acsp"))
@@ -153,7 +154,7 @@ func TestAVIFIsTaggedSRGB(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	require.NoError(t, Encode(&buf, "AVIF", img, Options{AVIFQuality: 95}))
+	require.NoError(t, Encode(context.Background(), &buf, "AVIF", img, Encoding{AVIFQuality: 95}))
 	data := buf.Bytes()
 	var nclx [][]byte
 	ipco := findBox(findBox(findBox(data, "meta")[4:], "iprp"), "ipco")
@@ -197,7 +198,7 @@ func TestAVIFKeepsAlpha(t *testing.T) {
 	img := image.NewRGBA(src.Rect)
 	draw.Draw(img, img.Rect, src, image.Point{}, draw.Src) // premultiplied
 	var buf bytes.Buffer
-	require.NoError(t, Encode(&buf, "AVIF", img, Options{AVIFQuality: 90}))
+	require.NoError(t, Encode(context.Background(), &buf, "AVIF", img, Encoding{AVIFQuality: 90}))
 	info, err := Inspect(buf.Bytes())
 	require.NoError(t, err)
 	dec, err := Decode(buf.Bytes(), info)
@@ -232,7 +233,7 @@ func TestSixteenBitsDoNotBand(t *testing.T) {
 	}
 	var p bytes.Buffer
 	require.NoError(t, png.Encode(&p, src))
-	icc, err := os.ReadFile("../../testdata/color/prophoto-v4.icc")
+	icc, err := os.ReadFile("../testdata/color/prophoto-v4.icc")
 	require.NoError(t, err)
 	var z bytes.Buffer
 	zw := zlib.NewWriter(&z)
@@ -270,7 +271,7 @@ func TestSixteenBitsDoNotBand(t *testing.T) {
 // synthetic scene) through the test press profile, as decoding a CMYK JPEG
 // with that profile does.
 func BenchmarkCMYKToSRGB(b *testing.B) {
-	icc, err := os.ReadFile("../../testdata/color/cmyk-lut16-v2.icc")
+	icc, err := os.ReadFile("../testdata/color/cmyk-lut16-v2.icc")
 	require.NoError(b, err)
 	p, err := parseICC(icc)
 	require.NoError(b, err)
@@ -292,7 +293,7 @@ func BenchmarkCMYKToSRGB(b *testing.B) {
 // profile's own evaluation over CMYK values off the grid.
 func TestCMYKTableFollowsTheProfile(t *testing.T) {
 	for _, name := range []string{"cmyk-lut16-v2", "cmyk-mab-v4"} {
-		icc, err := os.ReadFile("../../testdata/color/" + name + ".icc")
+		icc, err := os.ReadFile("../testdata/color/" + name + ".icc")
 		require.NoError(t, err)
 		p, err := parseICC(icc)
 		require.NoError(t, err)

@@ -17,11 +17,12 @@ import (
 )
 
 // Decode decodes data, whose headers Inspect read as info, to an upright
-// Image, applying the EXIF orientation (or AVIF irot and imir). JPEGs stay
-// in their YCbCr or grayscale planes; the other formats become
-// premultiplied 8-bit RGBA. GIFs give their first frame. The caller must
-// have checked info's size against its pixel budget, and releases the
-// Image when done (see Image.Release).
+// Image, applying the EXIF orientation (or AVIF irot and imir); colours
+// are converted to sRGB from the image's profile as its rows are read
+// (see Image.Warning). JPEGs stay in their YCbCr or grayscale planes; the
+// other formats become premultiplied 8-bit RGBA. GIFs give their first
+// frame. The caller must have checked info's size against its pixel
+// budget, and releases the Image when done (see Image.Release).
 func Decode(data []byte, info Info) (*Image, error) {
 	var img image.Image
 	var err error
@@ -74,7 +75,7 @@ func decoded(img image.Image, o int, tr colorTransform) *Image {
 	case *image.RGBA64, *image.NRGBA64, *image.Gray16:
 		return deepImage(toRGBA16(img), o)
 	}
-	return FromRGBA(orient(toRGBA(img), o))
+	return fromRGBA(orient(toRGBA(img), o))
 }
 
 func deepImage(h halvedImage[uint16], o int) *Image {
@@ -173,7 +174,7 @@ func toRGBA(img image.Image) *image.RGBA {
 	if m, ok := img.(*image.RGBA); ok && b.Min == (image.Point{}) {
 		return m
 	}
-	dst := NewRGBA(b.Dx(), b.Dy())
+	dst := newRGBA(b.Dx(), b.Dy())
 	parallelRows(b.Dy(), func(y0, y1 int) {
 		draw.Draw(dst, image.Rect(0, y0, b.Dx(), y1), img, image.Pt(b.Min.X, b.Min.Y+y0), draw.Src)
 	})

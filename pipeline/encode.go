@@ -11,11 +11,12 @@ import (
 	"image/png"
 	"io"
 
-	"github.com/gen2brain/avif"
+	"github.com/gopictures/pictures/encoder"
 )
 
-// Encoder settings. The zero value of each field means its default.
-type Options struct {
+// Encoding holds the encoder settings of the variants. The zero value of
+// each field means its default.
+type Encoding struct {
 	// AVIFQuality is 1 to 100. Defaults to 60.
 	AVIFQuality int
 	// AVIFSpeed is the aom encoder speed, 0 (slowest, smallest) to 10, of
@@ -30,78 +31,76 @@ type Options struct {
 	JPEGQuality int
 }
 
-// Default encoder settings.
+// SmallWidth is the width up to which Encoding.AVIFSmallSpeed applies.
+const SmallWidth = 640
+
+// Defaults of Encoding.
 const (
-	DefaultAVIFQuality    = 60
-	DefaultAVIFSpeed      = 9
-	DefaultAVIFSmallSpeed = 6
-	DefaultJPEGQuality    = 82
-	// SmallWidth is the width up to which AVIFSmallSpeed applies.
-	SmallWidth = 640
+	defaultAVIFQuality    = 60
+	defaultAVIFSpeed      = 9
+	defaultAVIFSmallSpeed = 6
+	defaultJPEGQuality    = 82
 )
 
 // SpeedFor returns the AVIF speed of a variant w pixels wide.
-func (o Options) SpeedFor(w int) int {
-	o = o.WithDefaults()
+func (e Encoding) SpeedFor(w int) int {
+	e = e.WithDefaults()
 	if w <= SmallWidth {
-		return o.AVIFSmallSpeed
+		return e.AVIFSmallSpeed
 	}
-	return o.AVIFSpeed
+	return e.AVIFSpeed
 }
 
-// WithDefaults returns o with every zero field set to its default.
-func (o Options) WithDefaults() Options {
-	if o.AVIFQuality == 0 {
-		o.AVIFQuality = DefaultAVIFQuality
+// WithDefaults returns e with every zero field set to its default.
+func (e Encoding) WithDefaults() Encoding {
+	if e.AVIFQuality == 0 {
+		e.AVIFQuality = defaultAVIFQuality
 	}
-	if o.AVIFSpeed == 0 {
-		o.AVIFSpeed = DefaultAVIFSpeed
+	if e.AVIFSpeed == 0 {
+		e.AVIFSpeed = defaultAVIFSpeed
 	}
-	if o.AVIFSmallSpeed == 0 {
-		o.AVIFSmallSpeed = DefaultAVIFSmallSpeed
+	if e.AVIFSmallSpeed == 0 {
+		e.AVIFSmallSpeed = defaultAVIFSmallSpeed
 	}
-	if o.JPEGQuality == 0 {
-		o.JPEGQuality = DefaultJPEGQuality
+	if e.JPEGQuality == 0 {
+		e.JPEGQuality = defaultJPEGQuality
 	}
-	return o
+	return e
 }
 
-// Check reports settings out of range.
-func (o Options) Check() error {
-	if o.AVIFQuality < 0 || o.AVIFQuality > 100 {
-		return fmt.Errorf("AVIF quality must be between 1 and 100, got %d", o.AVIFQuality)
+// Check reports settings out of range, naming the field and its value.
+func (e Encoding) Check() error {
+	if e.AVIFQuality < 0 || e.AVIFQuality > 100 {
+		return fmt.Errorf("AVIFQuality must be between 1 and 100, got %d", e.AVIFQuality)
 	}
-	if o.AVIFSpeed < 0 || o.AVIFSpeed > 10 {
-		return fmt.Errorf("AVIF speed must be between 0 and 10, got %d", o.AVIFSpeed)
+	if e.AVIFSpeed < 0 || e.AVIFSpeed > 10 {
+		return fmt.Errorf("AVIFSpeed must be between 0 and 10, got %d", e.AVIFSpeed)
 	}
-	if o.AVIFSmallSpeed < 0 || o.AVIFSmallSpeed > 10 {
-		return fmt.Errorf("AVIF small speed must be between 0 and 10, got %d", o.AVIFSmallSpeed)
+	if e.AVIFSmallSpeed < 0 || e.AVIFSmallSpeed > 10 {
+		return fmt.Errorf("AVIFSmallSpeed must be between 0 and 10, got %d", e.AVIFSmallSpeed)
 	}
-	if o.JPEGQuality < 0 || o.JPEGQuality > 100 {
-		return fmt.Errorf("JPEG quality must be between 1 and 100, got %d", o.JPEGQuality)
+	if e.JPEGQuality < 0 || e.JPEGQuality > 100 {
+		return fmt.Errorf("JPEGQuality must be between 1 and 100, got %d", e.JPEGQuality)
 	}
 	return nil
 }
 
 // Encode writes img in the named output format ("AVIF", "JPEG" or "PNG")
-// with no metadata: no EXIF, no XMP, no ICC profile, no text.
-func Encode(w io.Writer, format string, img *image.RGBA, o Options) error {
-	return EncodeContext(context.Background(), w, format, img, o)
-}
-
-// EncodeContext is Encode with a context, which ends a wait for an AVIF
-// worker process.
-func EncodeContext(ctx context.Context, w io.Writer, format string, img *image.RGBA, o Options) error {
+// with no metadata: no EXIF, no XMP, no ICC profile, no text. AVIF files
+// are 4:2:0 and tagged sRGB, encoded by package encoder (in an encoder
+// process when the program called encoder.Init); ctx ends the wait for
+// one, and the encode. JPEGs show transparent pixels as white.
+func Encode(ctx context.Context, w io.Writer, format string, img *image.RGBA, e Encoding) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	o = o.WithDefaults()
+	e = e.WithDefaults()
 	switch format {
 	case "AVIF":
-		return encodeAVIFIsolated(ctx, w, img, o.AVIFQuality, o.SpeedFor(img.Bounds().Dx()))
+		return encoder.AVIF(ctx, w, img, e.AVIFQuality, e.SpeedFor(img.Bounds().Dx()))
 	case "JPEG":
 		bw := bufio.NewWriter(w)
-		if err := jpeg.Encode(bw, opaque(img), &jpeg.Options{Quality: o.JPEGQuality}); err != nil {
+		if err := jpeg.Encode(bw, opaque(img), &jpeg.Options{Quality: e.JPEGQuality}); err != nil {
 			return err
 		}
 		return bw.Flush()
@@ -145,29 +144,6 @@ func opaque(img *image.RGBA) *image.RGBA {
 	return dst
 }
 
-// AVIFBackend describes the AVIF encoder in use: a system libavif (1.1 or
-// later) loaded at start-up, or the WebAssembly build of libavif embedded in
-// github.com/gen2brain/avif, which is several times slower and, while it
-// runs, can pause the whole Go process.
-func AVIFBackend() string {
-	if err := avif.Dynamic(); err != nil {
-		return wasmBackend + " (libavif in WebAssembly; no system libavif >= 1.1: " + err.Error() + ")"
-	}
-	return "libavif (system library)"
-}
-
-// AVIFBackendName is the short name of the AVIF backend: "libavif", or
-// "wasm" (wazero, the default build) or "wasm2go" (-tags wasm2go).
-func AVIFBackendName() string {
-	if avif.Dynamic() == nil {
-		return "libavif"
-	}
-	return wasmBackend
-}
-
-// NativeAVIF reports whether a system libavif encodes AVIF.
-func NativeAVIF() bool { return avif.Dynamic() == nil }
-
 // Preview returns a tiny, blurry JPEG rendition of img as a data: URL (a
 // few hundred bytes), to show while the variants are being generated. Its
 // longest side is 24 pixels.
@@ -182,7 +158,7 @@ func Preview(img *Image) (string, error) {
 	rs := NewResizer(img)
 	small := rs.Resize(w, h)
 	rs.Release()
-	defer Recycle(small)
+	defer recycle(small)
 	var buf bytes.Buffer
 	buf.WriteString("data:image/jpeg;base64,")
 	enc := base64.NewEncoder(base64.StdEncoding, &buf)

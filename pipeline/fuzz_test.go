@@ -10,8 +10,8 @@ import (
 // ISOBMFF for AVIF) and the decoders on arbitrary bytes: no panic, and a
 // decoded image always has the upright size Inspect announced.
 func FuzzInspectDecode(f *testing.F) {
-	files, _ := filepath.Glob("../../testdata/hostile/*")
-	colour, _ := filepath.Glob("../../testdata/color/*[gfp]") // .jpeg, .png, .avif, .webp
+	files, _ := filepath.Glob("../testdata/hostile/*")
+	colour, _ := filepath.Glob("../testdata/color/*[gfp]") // .jpeg, .png, .avif, .webp
 	for _, name := range append(files, colour...) {
 		if data, err := os.ReadFile(name); err == nil && len(data) < 1<<20 {
 			f.Add(data)
@@ -43,7 +43,7 @@ func FuzzInspectDecode(f *testing.F) {
 // colours through its conversion: no panic, no NaN, and every result a
 // valid 16-bit sRGB value.
 func FuzzICC(f *testing.F) {
-	profiles, _ := filepath.Glob("../../testdata/color/*.icc")
+	profiles, _ := filepath.Glob("../testdata/color/*.icc")
 	for _, name := range profiles {
 		if data, err := os.ReadFile(name); err == nil {
 			f.Add(data)

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 )
@@ -17,8 +16,9 @@ import (
 // profiles, and through the perceptual table (A2B0) of LUT profiles, as
 // littleCMS does by default.
 
-// errUnsupportedProfile reports a profile the converter cannot apply.
-var errUnsupportedProfile = errors.New("unsupported ICC profile")
+// maxProfile bounds an embedded ICC profile (real ones are a few kilobytes
+// to a few hundred).
+const maxProfile = 4 << 20
 
 // A curve maps [0, 1] to [0, 1] (an ICC curv or para element).
 type curve interface {

@@ -24,8 +24,8 @@ type Image struct {
 	warning error
 }
 
-// FromRGBA returns an Image of m, which it shares.
-func FromRGBA(m *image.RGBA) *Image { return &Image{rgba: m, r: m.Rect} }
+// fromRGBA returns an Image of m, which it shares.
+func fromRGBA(m *image.RGBA) *Image { return &Image{rgba: m, r: m.Rect} }
 
 // Opaque reports whether every pixel is opaque: always for YCbCr and gray
 // images, and for RGBA ones whose pixels all are (checked once).
@@ -65,10 +65,10 @@ func (m *Image) Crop(r image.Rectangle) *Image {
 	return &c
 }
 
-// Release recycles the image's pixels (see Recycle); m must not be used
+// Release gives the image's pixels back for reuse; m must not be used
 // after. Crops share pixels: release only the image Decode returned.
 func (m *Image) Release() {
-	Recycle(m.rgba)
+	recycle(m.rgba)
 	m.rgba, m.rgba16, m.ycbcr, m.gray = nil, nil, nil, nil
 }
 
@@ -81,9 +81,9 @@ func (m *Image) RGBA() *image.RGBA {
 	return NewResizer(m).Resize(m.r.Dx(), m.r.Dy())
 }
 
-// At returns the colour of a pixel as stored (before any conversion to
+// at returns the colour of a pixel as stored (before any conversion to
 // sRGB), for tests and small reads.
-func (m *Image) At(x, y int) color.RGBA {
+func (m *Image) at(x, y int) color.RGBA {
 	var p [4]uint8
 	readRow(m, p[:], x, y)
 	return color.RGBA{p[0], p[1], p[2], p[3]}

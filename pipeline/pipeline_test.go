@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"image"
 	"image/color"
@@ -41,7 +42,7 @@ func TestSniff(t *testing.T) {
 		{"\xff\xd8", "", false},
 	}
 	for _, tt := range tests {
-		got, ok := Sniff([]byte(tt.head))
+		got, ok := sniff([]byte(tt.head))
 		assert.Equal(t, tt.ok, ok, "%q", tt.head)
 		assert.Equal(t, tt.want, got, "%q", tt.head)
 	}
@@ -63,7 +64,7 @@ func assertQuadrants(t *testing.T, img *Image, w, h int) {
 		{w / 4, 3 * h / 4, color.RGBA{0, 0, 255, 255}},
 		{3 * w / 4, 3 * h / 4, color.RGBA{255, 255, 255, 255}},
 	} {
-		got := img.At(q.x, q.y)
+		got := img.at(q.x, q.y)
 		for i, d := range []int{int(got.R) - int(q.want.R), int(got.G) - int(q.want.G), int(got.B) - int(q.want.B)} {
 			if d > 40 || d < -40 {
 				t.Fatalf("pixel (%d,%d) = %v, want about %v (channel %d)", q.x, q.y, got, q.want, i)
@@ -177,7 +178,7 @@ func psnr(a, b *image.RGBA) float64 {
 // resize of the full source: ours must be within 1 dB of it (or better).
 func TestResizeQuality(t *testing.T) {
 	src := photo(3024, 3024)
-	r := NewResizer(FromRGBA(src))
+	r := NewResizer(fromRGBA(src))
 	for _, w := range []int{1400, 1125, 935, 624, 312, 104} {
 		truth := photo(w, w)
 		ours := r.Resize(w, w)
@@ -196,7 +197,7 @@ func TestResizeAlphaStaysPremultiplied(t *testing.T) {
 		a := uint8(rng.IntN(256))
 		src.Pix[i], src.Pix[i+1], src.Pix[i+2], src.Pix[i+3] = uint8(rng.IntN(int(a)+1)), uint8(rng.IntN(int(a)+1)), uint8(rng.IntN(int(a)+1)), a
 	}
-	out := NewResizer(FromRGBA(src)).Resize(37, 53)
+	out := NewResizer(fromRGBA(src)).Resize(37, 53)
 	for i := 0; i < len(out.Pix); i += 4 {
 		a := out.Pix[i+3]
 		require.LessOrEqual(t, out.Pix[i], a)
@@ -207,7 +208,7 @@ func TestResizeAlphaStaysPremultiplied(t *testing.T) {
 
 func TestResizeSizes(t *testing.T) {
 	src := photo(301, 199)
-	r := NewResizer(FromRGBA(src).Crop(image.Rect(10, 20, 250, 180)))
+	r := NewResizer(fromRGBA(src).Crop(image.Rect(10, 20, 250, 180)))
 	for _, sz := range [][2]int{{240, 160}, {1, 1}, {120, 80}, {17, 160}, {240, 3}, {500, 333}} {
 		out := r.Resize(sz[0], sz[1])
 		assert.Equal(t, image.Rect(0, 0, sz[0], sz[1]), out.Bounds())
@@ -237,7 +238,7 @@ func TestEncodeWritesNoMetadata(t *testing.T) {
 	img := photo(64, 48)
 	for _, f := range []string{"AVIF", "JPEG", "PNG"} {
 		var buf bytes.Buffer
-		require.NoError(t, Encode(&buf, f, img, Options{}))
+		require.NoError(t, Encode(context.Background(), &buf, f, img, Encoding{}))
 		out := buf.Bytes()
 		for _, marker := range []string{"Exif", "iCCP", "ICC_PROFILE", "colr", "http://ns.adobe.com/xap", "tEXt", "zTXt", "iTXt", "eXIf"} {
 			if f == "AVIF" && marker == "colr" {
@@ -254,7 +255,7 @@ func TestEncodeWritesNoMetadata(t *testing.T) {
 func TestJPEGOfTransparentIsWhite(t *testing.T) {
 	img := image.NewRGBA(image.Rect(0, 0, 16, 16)) // fully transparent
 	var buf bytes.Buffer
-	require.NoError(t, Encode(&buf, "JPEG", img, Options{}))
+	require.NoError(t, Encode(context.Background(), &buf, "JPEG", img, Encoding{}))
 	out, err := jpeg.Decode(&buf)
 	require.NoError(t, err)
 	r, g, b, _ := out.At(8, 8).RGBA()
@@ -264,7 +265,7 @@ func TestJPEGOfTransparentIsWhite(t *testing.T) {
 }
 
 func TestPreview(t *testing.T) {
-	p, err := Preview(FromRGBA(photo(400, 300)))
+	p, err := Preview(fromRGBA(photo(400, 300)))
 	require.NoError(t, err)
 	assert.Regexp(t, `^data:image/jpeg;base64,[A-Za-z0-9+/=]+$`, p)
 	assert.Less(t, len(p), 1500)
@@ -300,7 +301,7 @@ func TestYCbCrRowsAreExact(t *testing.T) {
 			}
 			assert.Greater(t, psnr(want, got), 30.0, "ratio %v orientation %d", ratio, o)
 			crop := img.Crop(image.Rect(5, 7, 20, 30))
-			assert.Equal(t, got.RGBAAt(5+3, 7+4), crop.At(3, 4))
+			assert.Equal(t, got.RGBAAt(5+3, 7+4), crop.at(3, 4))
 		}
 	}
 }

@@ -9,9 +9,9 @@ import (
 // upload) to many sizes. It keeps successive 2x box-filtered halvings of the
 // source, a pyramid computed on demand and shared by every size, and
 // resamples each size from the smallest level that is still at least
-// pyramidFactor times larger, with a separable Catmull-Rom filter whose
-// support widens with the scale (so downscaling does not alias). Work is
-// spread over all CPUs.
+// twice as large (four times for outputs under 256 pixels), with a
+// separable Catmull-Rom filter whose support widens with the scale (so
+// downscaling does not alias). Work is spread over all CPUs.
 //
 // A Resizer is not safe for concurrent use.
 type Resizer struct {
@@ -50,7 +50,7 @@ func NewResizer(src *Image) *Resizer {
 // are converted and rounded as they are made: no 16-bit image of the
 // output is kept.
 func (r *Resizer) Resize(w, h int) *image.RGBA {
-	out := NewRGBA(w, h)
+	out := newRGBA(w, h)
 	if !r.src.deep() {
 		resizeInto(r, w, h, func(y int) []uint8 { return out.Pix[y*w*4:][:w*4] }, nil)
 		return out
@@ -67,6 +67,14 @@ func (r *Resizer) Resize(w, h int) *image.RGBA {
 	})
 	return out
 }
+
+// Recycle gives back an image that Resize returned, once it is encoded,
+// so that its pixels serve a later Resize (a job makes dozens of images
+// of megabytes each: reusing them keeps the garbage collector's work
+// small). img must not be used after. Recycle may be called from any
+// goroutine, after the Resizer's Release too; an image never given back
+// is simply garbage collected.
+func Recycle(img *image.RGBA) { recycle(img) }
 
 // resizeInto resamples the source at w x h, of 8 or 16 bits, each row y
 // into dst(y) or, when dst is nil, into a scratch row handed to done.
@@ -127,7 +135,7 @@ func (r *Resizer) level(w, h int) *Image {
 	}
 }
 
-// Release recycles the pyramid levels (see Recycle). The Resizer stays
+// Release gives the pyramid levels back for reuse. The Resizer stays
 // usable.
 func (r *Resizer) Release() {
 	for _, l := range r.levels {
@@ -172,7 +180,7 @@ func halve[T sample](src *Image) halvedImage[T] {
 func makeSamples[T sample](n int) []T {
 	var zero T
 	if _, ok := any(zero).(uint8); ok {
-		return any(NewRGBA(n/4, 1).Pix).([]T)
+		return any(newRGBA(n/4, 1).Pix).([]T)
 	}
 	return make([]T, n)
 }

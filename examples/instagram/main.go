@@ -27,9 +27,14 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gopictures/pictures/encoder"
 )
 
 func main() {
+	// First: in a copy of this binary started as an AVIF encoder process,
+	// Init serves encodes and never returns.
+	encoder.Init()
 	args := os.Args[1:]
 	worker := len(args) > 0 && args[0] == "worker"
 	if worker {
@@ -64,6 +69,7 @@ func main() {
 		cfg.Logger.Error("instagram: shutdown", "err", err)
 		os.Exit(1)
 	}
+	encoder.Stop()
 }
 
 // parseConfig reads the flags, whose defaults come from the environment:

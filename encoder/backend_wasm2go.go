@@ -1,6 +1,6 @@
 //go:build wasm2go
 
-package pipeline
+package encoder
 
 // wasmBackend names the WebAssembly flavour of gen2brain/avif in this
 // build: translated to Go ahead of time (-tags wasm2go), ordinary

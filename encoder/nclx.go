@@ -1,4 +1,4 @@
-package pipeline
+package encoder
 
 import "encoding/binary"
 
@@ -31,4 +31,45 @@ func tagSRGB(data []byte) {
 			binary.BigEndian.PutUint16(body[8:], 6)  // BT.601 matrix, as encoded
 		}
 	}
+}
+
+// findBox returns the content of the first ISOBMFF box of the given type
+// among the boxes of data, or nil. (Package pipeline reads the same boxes
+// with a copy of findBox and nextBox: this package imports no other of
+// the module's.)
+func findBox(data []byte, typ string) []byte {
+	for len(data) >= 8 {
+		t, content, next, ok := nextBox(data)
+		if !ok {
+			return nil
+		}
+		if t == typ {
+			return content
+		}
+		data = next
+	}
+	return nil
+}
+
+// nextBox splits the first box off data.
+func nextBox(data []byte) (typ string, content, rest []byte, ok bool) {
+	if len(data) < 8 {
+		return "", nil, nil, false
+	}
+	size := uint64(binary.BigEndian.Uint32(data))
+	typ = string(data[4:8])
+	header := uint64(8)
+	switch size {
+	case 0:
+		size = uint64(len(data))
+	case 1:
+		if len(data) < 16 {
+			return "", nil, nil, false
+		}
+		size, header = binary.BigEndian.Uint64(data[8:]), 16
+	}
+	if size < header || size > uint64(len(data)) {
+		return "", nil, nil, false
+	}
+	return typ, data[header:size], data[size:], true
 }

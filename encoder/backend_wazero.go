@@ -1,6 +1,6 @@
 //go:build !wasm2go
 
-package pipeline
+package encoder
 
 // wasmBackend names the WebAssembly flavour of gen2brain/avif in this
 // build: compiled at start-up by wazero (the default), whose machine code

@@ -1,0 +1,139 @@
+package encoder
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/gen2brain/avif"
+)
+
+// AVIF writes img as an AVIF file, 4:2:0, tagged sRGB, without metadata,
+// at quality 1 to 100 and aom speed 0 (slowest, smallest) to 10. It
+// encodes in an encoder process when Init was called and the Config does
+// not say otherwise, and in this process otherwise, or when no process
+// can be started (the first failure is logged with log/slog's default
+// logger, and Describe reports the last one). It waits while as many encodes run as there are
+// processes (in-process: GOMAXPROCS); ctx ends the wait, and an encode in
+// a process, which is then killed.
+func AVIF(ctx context.Context, w io.Writer, img *image.RGBA, quality, speed int) error {
+	if quality < 1 || quality > 100 {
+		return fmt.Errorf("encoder: AVIF quality must be between 1 and 100, got %d", quality)
+	}
+	if speed < 0 || speed > 10 {
+		return fmt.Errorf("encoder: AVIF speed must be between 0 and 10, got %d", speed)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return encode(ctx, w, img, quality, speed, true)
+}
+
+// encode encodes in a process, or in this one when processes are off,
+// or, if fallback, when a process cannot be started.
+func encode(ctx context.Context, w io.Writer, img *image.RGBA, quality, speed int, fallback bool) error {
+	pr, err := encoders.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	if pr == nil {
+		defer encoders.releaseLocal()
+		return encodeHere(w, img, quality, speed)
+	}
+	defer encoders.release(pr)
+	data, err := encoders.run(ctx, pr, img, quality, speed)
+	var se startError
+	if fallback && errors.As(err, &se) {
+		return encodeHere(w, img, quality, speed)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(data)
+	return err
+}
+
+// A startError reports that an encoder process could not be started.
+type startError struct{ err error }
+
+func (e startError) Error() string {
+	return "encoder: cannot start an encoder process: " + e.err.Error()
+}
+func (e startError) Unwrap() error { return e.err }
+
+var logStartFailure sync.Once
+
+// run has the process pr encode img, starting it if needed, and once more
+// if it dies.
+func (p *pool) run(ctx context.Context, pr *process, img *image.RGBA, quality, speed int) ([]byte, error) {
+	if b := img.Bounds(); b.Dx() < 1 || b.Dy() < 1 || b.Dx() > maxSide || b.Dy() > maxSide {
+		return nil, fmt.Errorf("encoder: cannot encode a %dx%d image in an encoder process (1 to %d pixels a side)", b.Dx(), b.Dy(), maxSide)
+	}
+	for attempt := 1; ; attempt++ {
+		if !pr.running() {
+			err := pr.start(p.settings())
+			p.mu.Lock()
+			p.startErr = err
+			p.mu.Unlock()
+			if err != nil {
+				logStartFailure.Do(func() {
+					slog.Warn("pictures: cannot start AVIF encoder processes; encoding in this process", "err", err)
+				})
+				return nil, startError{err}
+			}
+		}
+		type result struct {
+			data []byte
+			err  error
+		}
+		ch := make(chan result, 1)
+		go func() {
+			data, err := pr.roundTrip(img, quality, speed)
+			ch <- result{data, err}
+		}()
+		select {
+		case res := <-ch:
+			var encErr encodeError
+			if errors.As(res.err, &encErr) {
+				return nil, fmt.Errorf("encoder: %w", res.err)
+			}
+			if res.err == nil {
+				return res.data, nil
+			}
+			// The process died (out of memory, killed): start a new one
+			// and try once more.
+			pr.kill()
+			if attempt == 2 {
+				return nil, fmt.Errorf("encoder: the encoder process failed twice: %w", res.err)
+			}
+		case <-ctx.Done():
+			pr.kill() // the encode cannot be interrupted otherwise
+			<-ch
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// encodeHere encodes in this process. Speed and chroma subsampling are
+// always explicit: the zero avif.Options means speed 0 and 4:4:4, seconds
+// per small image.
+func encodeHere(w io.Writer, img *image.RGBA, quality, speed int) error {
+	var buf bytes.Buffer
+	err := avif.Encode(&buf, img, avif.Options{
+		Quality:           quality,
+		QualityAlpha:      quality,
+		Speed:             speed,
+		ChromaSubsampling: image.YCbCrSubsampleRatio420,
+	})
+	if err != nil {
+		return err
+	}
+	tagSRGB(buf.Bytes())
+	_, err = w.Write(buf.Bytes())
+	return err
+}

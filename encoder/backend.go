@@ -1,0 +1,65 @@
+package encoder
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/gen2brain/avif"
+)
+
+// A Backend says how AVIF images are encoded, and why.
+type Backend struct {
+	// Library is the encoder: "libavif" (a system libavif 1.1 or later,
+	// loaded at start-up), "wasm" (the WebAssembly build embedded in
+	// github.com/gen2brain/avif, compiled by wazero: several times slower,
+	// and it pauses the whole Go process while it runs) or "wasm2go" (the
+	// same translated to Go, with -tags wasm2go).
+	Library string
+	// Processes is the number of encoder processes; 0 means encoding in
+	// this process.
+	Processes int
+	// Reason says why this library, and why this number of processes.
+	Reason string
+}
+
+// Describe returns the backend AVIF encodes use now.
+func Describe() Backend {
+	b := Backend{Library: "libavif", Reason: "system libavif"}
+	if err := avif.Dynamic(); err != nil {
+		b.Library, b.Reason = wasmBackend, "no system libavif 1.1 or later: "+err.Error()
+	}
+	p := encoders
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b.Processes = p.wanted()
+	var why string
+	switch {
+	case !initialized.Load():
+		why = "encoder.Init not called"
+	case p.cfg.InProcess:
+		why = "Config.InProcess"
+	case p.cfg.Processes > 0:
+		why = fmt.Sprintf("Config.Processes %d", p.cfg.Processes)
+	case b.Library == "libavif":
+		why = "default with libavif, which uses every CPU itself"
+	default:
+		why = fmt.Sprintf("default with WebAssembly: GOMAXPROCS %d", runtime.GOMAXPROCS(0))
+	}
+	b.Reason += "; " + why
+	if p.startErr != nil && b.Processes > 0 {
+		b.Reason += "; encoding in this process: cannot start an encoder process: " + p.startErr.Error()
+	}
+	return b
+}
+
+// String describes the backend in one line, for a start-up log.
+func (b Backend) String() string {
+	where := "in-process"
+	switch {
+	case b.Processes == 1:
+		where = "in 1 encoder process"
+	case b.Processes > 1:
+		where = fmt.Sprintf("in %d encoder processes", b.Processes)
+	}
+	return fmt.Sprintf("%s %s (%s)", b.Library, where, b.Reason)
+}

@@ -1,0 +1,73 @@
+// Package encoder encodes AVIF images, in encoder processes when it can:
+// copies of the program's own binary that do nothing but encode, so that
+// a long encode never stalls the program's web requests.
+//
+// Package pipeline calls AVIF for every AVIF variant; a program only needs
+// to call Init first thing in main, and may call Configure, Start and Stop.
+//
+// # Why processes
+//
+// Measured on 2 CPUs, a trivial HTTP handler served while two 12-megapixel
+// uploads were processed (BenchmarkIsolation in package pictures) answered
+// with a p99 of:
+//   - 2100 ms with the WebAssembly backend in-process: wazero runs machine
+//     code the Go scheduler cannot preempt, so every stop-the-world phase
+//     of the garbage collector, and with it every request handler, waits
+//     for the encode in progress, for seconds; 7 ms with encoder processes;
+//   - 113 ms with a system libavif in-process (each encode runs NumCPU
+//     threads that crowd out the server's); 34 ms with one encoder process;
+//   - 121 ms with -tags wasm2go in-process.
+//
+// Encoder processes run at nice 5 (Config.Nice), so the server gets the
+// CPU first; at nice 10 latency drops further but processing slows down
+// several-fold under load.
+//
+// # Init
+//
+// Like moby's reexec.Init, Init must be the first call in main:
+//
+//	func main() {
+//		encoder.Init()
+//		// ...
+//	}
+//
+// In a process started as an encoder process, Init serves encode requests
+// on its standard input and output and exits when its input ends: it never
+// returns. In any other process it returns at once and records that the
+// binary can be its own encoder process. Encoder processes are only ever
+// started by a process that called Init (otherwise the copy would run the
+// program's main again): without Init, AVIF encodes run in the calling
+// process, and Describe says so. Test binaries that want encoder processes
+// call Init in TestMain, before m.Run.
+//
+// An encoder process is recognised by the environment variable
+// PICTURES_ENCODER_PROCESS, which the parent sets on the child (its value
+// carries the child's settings, such as "nice=5"). It is the only variable
+// the package reads; never set it yourself.
+//
+// # Processes
+//
+// Decoding and resizing stay in the calling process; only the encode of
+// an RGBA image crosses to an encoder process (its pixels one way, the
+// AVIF file the other). Processes start on first use, or at once with
+// Start; each serves one encode at a time. At most Config.Processes
+// encodes run at once and the others wait (back-pressure); in-process, at
+// most GOMAXPROCS. A process that dies is started again and its request
+// retried once; a request whose context ends kills its process (an encode
+// cannot be interrupted otherwise); a process idle for Config.IdleTimeout
+// exits. On Linux an encoder process dies with its parent. Stop ends them
+// all.
+//
+// The package starts no goroutine and no process until the first encode
+// or Start: one goroutine per running process waits for it to exit, one
+// timer per idle process stops it, and one goroutine per request in
+// progress talks to its process. Stop ends every one of them.
+//
+// # Backends
+//
+// github.com/gen2brain/avif encodes with a system libavif (1.1 or later)
+// when it finds one at start-up, or else with the WebAssembly build of
+// libavif it embeds: compiled at start-up by wazero, or translated to Go
+// ahead of time with -tags wasm2go. Describe says which, how many encoder
+// processes there are, and why.
+package encoder

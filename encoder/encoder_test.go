@@ -1,0 +1,300 @@
+package encoder
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"math"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gen2brain/avif"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestMain lets this test binary be its own encoder process.
+func TestMain(m *testing.M) {
+	Init()
+	code := m.Run()
+	Stop()
+	os.Exit(code)
+}
+
+// photo renders a smooth, detailed test scene.
+func photo(w, h int) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			u, v := float64(x)/float64(w), float64(y)/float64(h)
+			d := math.Hypot(u-0.6, v-0.4)
+			img.SetRGBA(x, y, color.RGBA{
+				uint8(255 * (0.5 + 0.5*math.Sin(12*u+3*v))),
+				uint8(255 * (0.5 + 0.5*math.Cos(9*v-5*u*u))),
+				uint8(255 * (0.5 + 0.5*math.Sin(60*d)*math.Exp(-4*d))),
+				255,
+			})
+		}
+	}
+	return img
+}
+
+// children lists the child processes of this test process.
+func children(t *testing.T) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	var pids []int
+	for _, e := range entries {
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) {
+			pid, _ := strconv.Atoi(e.Name())
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// withConfig configures the encoder for the test. Processes of the same
+// settings stay from one test to the next (each takes seconds to start
+// with the WebAssembly backend).
+func withConfig(t *testing.T, c Config) {
+	t.Helper()
+	require.NoError(t, Configure(c))
+}
+
+func encodeAVIF(ctx context.Context, img *image.RGBA, speed int) ([]byte, error) {
+	var buf bytes.Buffer
+	err := AVIF(ctx, &buf, img, 60, speed)
+	return buf.Bytes(), err
+}
+
+func TestProcessEncodesAsInProcess(t *testing.T) {
+	img := photo(200, 150)
+	withConfig(t, Config{InProcess: true})
+	local, err := encodeAVIF(context.Background(), img, 9)
+	require.NoError(t, err)
+	assert.Empty(t, children(t))
+	withConfig(t, Config{Processes: 1})
+	remote, err := encodeAVIF(context.Background(), img, 9)
+	require.NoError(t, err)
+	assert.Equal(t, local, remote, "an encoder process encodes exactly as this process does")
+	assert.NotEmpty(t, children(t), "the encode ran in an encoder process")
+	cfg, err := avif.DecodeConfig(bytes.NewReader(remote))
+	require.NoError(t, err)
+	assert.Equal(t, [2]int{200, 150}, [2]int{cfg.Width, cfg.Height})
+}
+
+func TestDeathIsRetried(t *testing.T) {
+	withConfig(t, Config{Processes: 1})
+	img := photo(64, 48)
+	_, err := encodeAVIF(context.Background(), img, 9)
+	require.NoError(t, err)
+	pids := children(t)
+	require.NotEmpty(t, pids)
+	for _, pid := range pids {
+		if p, err := os.FindProcess(pid); err == nil {
+			p.Kill()
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	out, err := encodeAVIF(context.Background(), img, 9)
+	require.NoError(t, err, "a new process takes over")
+	cfg, err := avif.DecodeConfig(bytes.NewReader(out))
+	require.NoError(t, err)
+	assert.Equal(t, 64, cfg.Width)
+}
+
+func TestCanceledRequestKillsItsProcess(t *testing.T) {
+	withConfig(t, Config{Processes: 1})
+	img := photo(1600, 1600)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := encodeAVIF(ctx, img, 0)
+	assert.True(t, errors.Is(err, context.DeadlineExceeded), "%v", err)
+	assert.Less(t, time.Since(start), 3*time.Second, "an encode that takes many seconds is abandoned at once")
+	_, err = encodeAVIF(context.Background(), photo(32, 32), 9)
+	require.NoError(t, err, "the pool recovers")
+}
+
+func TestBackPressure(t *testing.T) {
+	withConfig(t, Config{Processes: 1})
+	var wg sync.WaitGroup
+	var peak int
+	var mu sync.Mutex
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond):
+				n := len(children(t))
+				mu.Lock()
+				peak = max(peak, n)
+				mu.Unlock()
+			}
+		}
+	}()
+	for range 4 {
+		wg.Go(func() {
+			_, err := encodeAVIF(context.Background(), photo(400, 300), 9)
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	close(done)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.LessOrEqual(t, peak, 1, "four encodes at once run one after the other in the one process")
+}
+
+func TestStart(t *testing.T) {
+	withConfig(t, Config{Processes: 2})
+	require.NoError(t, Start(context.Background()))
+	assert.Len(t, children(t), 2)
+	require.NoError(t, Configure(Config{InProcess: true}))
+	require.NoError(t, Start(context.Background()), "nothing to start in-process")
+	assert.Empty(t, children(t), "going in-process stops the idle processes")
+}
+
+func TestIdleProcessesExit(t *testing.T) {
+	withConfig(t, Config{Processes: 1, IdleTimeout: 100 * time.Millisecond})
+	require.NoError(t, Start(context.Background()))
+	require.Len(t, children(t), 1)
+	assert.Eventually(t, func() bool { return len(children(t)) == 0 }, 5*time.Second, 20*time.Millisecond)
+	_, err := encodeAVIF(context.Background(), photo(32, 32), 9)
+	require.NoError(t, err, "a new process starts")
+}
+
+// TestStopLeavesNothing checks that Stop ends every process and every
+// goroutine the package started.
+func TestStopLeavesNothing(t *testing.T) {
+	withConfig(t, Config{Processes: 2})
+	Stop()
+	before := runtime.NumGoroutine()
+	require.NoError(t, Start(context.Background()))
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			_, err := encodeAVIF(context.Background(), photo(64, 64), 9)
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	require.Len(t, children(t), 2)
+	assert.Greater(t, runtime.NumGoroutine(), before, "a goroutine waits for each process")
+	Stop()
+	assert.Empty(t, children(t))
+	// A goroutine may still be returning: give it a moment.
+	after := runtime.NumGoroutine()
+	for deadline := time.Now().Add(time.Second); after > before && time.Now().Before(deadline); after = runtime.NumGoroutine() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	assert.LessOrEqual(t, after, before, "goroutines: %d before Start, %d after Stop", before, after)
+	_, err := encodeAVIF(context.Background(), photo(32, 32), 9)
+	require.NoError(t, err, "encoding works after Stop")
+	assert.Len(t, children(t), 1)
+}
+
+// TestStopWaitsForBusyProcesses stops while an encode runs: Stop returns
+// once it is done, and the encode succeeds.
+func TestStopWaitsForBusyProcesses(t *testing.T) {
+	withConfig(t, Config{Processes: 1})
+	require.NoError(t, Start(context.Background()))
+	errc := make(chan error, 1)
+	img := photo(800, 600)
+	go func() {
+		_, err := encodeAVIF(context.Background(), img, 6)
+		errc <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	Stop()
+	select {
+	case err := <-errc:
+		require.NoError(t, err)
+	case <-time.After(time.Second):
+		t.Fatal("Stop returned before the encode in progress ended")
+	}
+	assert.Empty(t, children(t))
+}
+
+func TestConfigureChecks(t *testing.T) {
+	for _, tt := range []struct {
+		c    Config
+		want string
+	}{
+		{Config{Processes: -1}, "encoder: Config.Processes must not be negative, got -1"},
+		{Config{InProcess: true, Processes: 2}, "encoder: Config.Processes must be 0 with InProcess, got 2"},
+		{Config{Nice: 20}, "encoder: Config.Nice must be between -1 and 19, got 20"},
+		{Config{Nice: -5}, "encoder: Config.Nice must be between -1 and 19, got -5"},
+		{Config{IdleTimeout: -time.Second}, "encoder: Config.IdleTimeout must not be negative, got -1s"},
+	} {
+		assert.EqualError(t, Configure(tt.c), tt.want, "%+v", tt.c)
+	}
+	assert.NoError(t, Configure(Config{}))
+}
+
+func TestAVIFChecks(t *testing.T) {
+	img := photo(16, 16)
+	assert.EqualError(t, AVIF(context.Background(), &bytes.Buffer{}, img, 0, 6), "encoder: AVIF quality must be between 1 and 100, got 0")
+	assert.EqualError(t, AVIF(context.Background(), &bytes.Buffer{}, img, 60, 11), "encoder: AVIF speed must be between 0 and 10, got 11")
+}
+
+func TestDescribe(t *testing.T) {
+	withConfig(t, Config{Processes: 3})
+	b := Describe()
+	assert.Equal(t, 3, b.Processes)
+	assert.Contains(t, b.Reason, "Config.Processes 3")
+	assert.Contains(t, []string{"libavif", "wasm", "wasm2go"}, b.Library)
+	assert.Contains(t, b.String(), "in 3 encoder processes")
+
+	require.NoError(t, Configure(Config{InProcess: true}))
+	assert.Equal(t, 0, Describe().Processes)
+	assert.Contains(t, Describe().String(), "in-process (")
+
+	require.NoError(t, Configure(Config{}))
+	b = Describe()
+	if b.Library == "libavif" {
+		assert.Equal(t, 1, b.Processes)
+	} else {
+		assert.Equal(t, runtime.GOMAXPROCS(0), b.Processes)
+	}
+	assert.Contains(t, b.Reason, "default")
+}
+
+// TestWithoutInit checks that a program that did not call Init never
+// starts an encoder process (it would run the program's main again).
+func TestWithoutInit(t *testing.T) {
+	withConfig(t, Config{Processes: 2})
+	initialized.Store(false)
+	t.Cleanup(func() { initialized.Store(true) })
+	b := Describe()
+	assert.Equal(t, 0, b.Processes)
+	assert.Contains(t, b.Reason, "encoder.Init not called")
+	require.NoError(t, Start(context.Background()))
+	_, err := encodeAVIF(context.Background(), photo(32, 32), 9)
+	require.NoError(t, err)
+	assert.Empty(t, children(t))
+}
+
+func TestSettingsRoundTrip(t *testing.T) {
+	for _, nice := range []int{-1, 5, 19} {
+		assert.Equal(t, settings{nice: nice}, parseSettings(settings{nice: nice}.String()))
+	}
+	assert.Equal(t, settings{nice: defaultNice}, parseSettings("1"), "unknown values keep the defaults")
+}
