@@ -2,7 +2,7 @@
 // in-process worker pool with bounded concurrency, a bounded queue
 // (back-pressure), retries with exponential backoff, context cancellation
 // and a graceful drain on shutdown. Durable queues live in their own modules
-// (processor/river). Package pipeline holds the image pipeline the
+// (processor/riverprocessor). Package pipeline holds the image pipeline the
 // jobs run.
 package processor
 
@@ -44,6 +44,9 @@ func IsPermanent(err error) bool {
 }
 
 // Config configures a Pool. The zero value of each field means its default.
+// The fields it shares with riverprocessor.Config, the durable queue's
+// (Workers, MaxAttempts, Backoff, MaxBackoff, JobTimeout, Logger), mean the
+// same there.
 type Config struct {
 	// Workers is the number of jobs run at once. Defaults to
 	// runtime.GOMAXPROCS(0).
@@ -52,14 +55,15 @@ type Config struct {
 	// Enqueue blocks while it is full (until its context ends), which
 	// pushes back on uploads instead of piling up memory. Defaults to 256.
 	QueueSize int
-	// Attempts is the number of times a failing job is tried, retries
-	// included. Defaults to 5.
-	Attempts int
+	// MaxAttempts is the number of times a failing job is tried, retries
+	// included, before it is given up (and logged). Defaults to 5.
+	MaxAttempts int
 	// Backoff is the wait before the first retry; it doubles after every
 	// attempt, with jitter, up to MaxBackoff. Default 1s, and 1 minute.
 	Backoff, MaxBackoff time.Duration
-	// Timeout bounds each attempt. Defaults to 15 minutes.
-	Timeout time.Duration
+	// JobTimeout bounds each attempt; the job's context is then canceled
+	// and the attempt fails. Defaults to 15 minutes.
+	JobTimeout time.Duration
 	// Logger receives failures and retries. Defaults to slog.Default().
 	// Jobs that implement slog.LogValuer (pictures.Job does) are logged
 	// with their fields, so every line names the picture.
@@ -73,8 +77,8 @@ func (c Config) withDefaults() Config {
 	if c.QueueSize <= 0 {
 		c.QueueSize = 256
 	}
-	if c.Attempts <= 0 {
-		c.Attempts = 5
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 5
 	}
 	if c.Backoff <= 0 {
 		c.Backoff = time.Second
@@ -82,8 +86,8 @@ func (c Config) withDefaults() Config {
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = time.Minute
 	}
-	if c.Timeout <= 0 {
-		c.Timeout = 15 * time.Minute
+	if c.JobTimeout <= 0 {
+		c.JobTimeout = 15 * time.Minute
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -250,7 +254,7 @@ func (p *Pool[T]) run(t task[T]) {
 	switch {
 	case err == nil:
 		p.add(-1)
-	case IsPermanent(err) || t.attempt >= p.cfg.Attempts || p.ctx.Err() != nil:
+	case IsPermanent(err) || t.attempt >= p.cfg.MaxAttempts || p.ctx.Err() != nil:
 		p.cfg.Logger.Error("processor: job failed", "job", t.job, "attempt", t.attempt, "err", err)
 		p.add(-1)
 	default:
@@ -277,7 +281,7 @@ func (p *Pool[T]) run(t task[T]) {
 
 // attempt runs the job once, turning a panic into a permanent error.
 func (p *Pool[T]) attempt(job T) (err error) {
-	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.JobTimeout)
 	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {

@@ -59,7 +59,7 @@ func TestPoolRetriesWithBackoff(t *testing.T) {
 	var calls atomic.Int32
 	var times []time.Time
 	var mu sync.Mutex
-	p := processor.New(processor.Config{Workers: 1, Attempts: 3, Backoff: 20 * time.Millisecond, Logger: quiet(&logs)},
+	p := processor.New(processor.Config{Workers: 1, MaxAttempts: 3, Backoff: 20 * time.Millisecond, Logger: quiet(&logs)},
 		func(ctx context.Context, key string) error {
 			mu.Lock()
 			times = append(times, time.Now())
@@ -83,7 +83,7 @@ func TestPoolRetriesWithBackoff(t *testing.T) {
 func TestPoolGivesUpAndLogs(t *testing.T) {
 	var logs syncbuf.Buffer
 	var calls atomic.Int32
-	p := processor.New(processor.Config{Attempts: 2, Backoff: time.Millisecond, Logger: quiet(&logs)},
+	p := processor.New(processor.Config{MaxAttempts: 2, Backoff: time.Millisecond, Logger: quiet(&logs)},
 		func(ctx context.Context, key string) error {
 			calls.Add(1)
 			return errors.New("disk full")
@@ -162,7 +162,7 @@ func TestPoolShutdownDrains(t *testing.T) {
 func TestPoolShutdownDeadlineCancelsJobs(t *testing.T) {
 	var logs syncbuf.Buffer
 	var canceled atomic.Int32
-	p := processor.New(processor.Config{Workers: 1, Attempts: 10, Backoff: time.Hour, Logger: quiet(&logs)},
+	p := processor.New(processor.Config{Workers: 1, MaxAttempts: 10, Backoff: time.Hour, Logger: quiet(&logs)},
 		func(ctx context.Context, n int) error {
 			if n == 0 {
 				return errors.New("retry me in an hour")

@@ -1,17 +1,17 @@
-// Package river runs the variant generation of package pictures through
-// River (github.com/riverqueue/river), a durable job queue on PostgreSQL:
-// jobs survive restarts and crashes, run on any number of worker processes
-// on any machines, are retried with backoff, and can be enqueued in the
-// same transaction that saves the application's row, so a saved post never
-// lacks its job. It lives in its own module, so that applications on the
-// in-process pool do not build a database driver.
+// Package riverprocessor runs the variant generation of package pictures
+// through River (github.com/riverqueue/river), a durable job queue on
+// PostgreSQL: jobs survive restarts and crashes, run on any number of
+// worker processes on any machines, are retried with backoff, and can be
+// enqueued in the same transaction that saves the application's row, so a
+// saved post never lacks its job. It lives in its own module, so that
+// applications on the in-process pool do not build a database driver.
 //
 // A web process enqueues; worker processes (the application's own binary,
 // with the same fields registered) work:
 //
 //	pool, _ := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
-//	_ = river.Migrate(ctx, pool)                  // River's tables, once per deploy
-//	q, _ := river.New(pool, river.Config{})
+//	_ = riverprocessor.Migrate(ctx, pool)         // River's tables, once per deploy
+//	q, _ := riverprocessor.New(pool, riverprocessor.Config{})
 //	field.Processor = q                           // Save and Schedule enqueue
 //	...
 //	q.Start(ctx)                                  // in worker processes only
@@ -29,7 +29,23 @@
 // Each picture has at most one job waiting or running (unique by field,
 // key and focal point): scheduling it again meanwhile is a no-op, and a new
 // focal point makes a new job.
-package river
+//
+// Config's fields that processor.Config also has (Workers, MaxAttempts,
+// Backoff, MaxBackoff, JobTimeout, Logger) mean the same in both, so moving
+// from the in-process pool to River keeps a configuration's meaning; only
+// some defaults differ, as documented on each field.
+//
+// # Versions
+//
+// This module requires a released version of
+// github.com/gopictures/pictures, so it is tagged
+// (processor/riverprocessor/vX.Y.Z) after the core module: a release tags
+// the core first, then raises this module's requirement to that version and
+// tags it, and updates the example app last (see "Modules and releases" in
+// the repository's README). Inside the repository, go.work joins the
+// modules, so that changes to several are built together without replace
+// directives.
+package riverprocessor
 
 import (
 	"cmp"
@@ -64,11 +80,12 @@ type Config struct {
 	// MaxAttempts is how many times a job is tried before it is given up
 	// (discarded, and logged). Default 5.
 	MaxAttempts int
-	// Backoff is the wait before the first retry; it doubles with each
-	// attempt, with 25% jitter, up to an hour. Default 5 seconds.
-	Backoff time.Duration
-	// JobTimeout bounds one job; its context is then canceled and the
-	// attempt fails. Default 2 minutes.
+	// Backoff is the wait before the first retry; it doubles after every
+	// attempt, with jitter, up to MaxBackoff. Default 5 seconds, and 1
+	// hour.
+	Backoff, MaxBackoff time.Duration
+	// JobTimeout bounds each attempt; the job's context is then canceled
+	// and the attempt fails. Default 2 minutes.
 	JobTimeout time.Duration
 	// RescueAfter is how long a job may stay running before it is taken as
 	// abandoned by a worker that died, and retried. It must exceed
@@ -96,8 +113,15 @@ func (c Config) withDefaults() Config {
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 5
 	}
-	c.Backoff = cmp.Or(c.Backoff, 5*time.Second)
-	c.JobTimeout = cmp.Or(c.JobTimeout, 2*time.Minute)
+	if c.Backoff <= 0 {
+		c.Backoff = 5 * time.Second
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = time.Hour
+	}
+	if c.JobTimeout <= 0 {
+		c.JobTimeout = 2 * time.Minute
+	}
 	c.RescueAfter = cmp.Or(c.RescueAfter, c.JobTimeout+time.Minute)
 	c.PollInterval = cmp.Or(c.PollInterval, time.Second)
 	if c.Logger == nil {
@@ -129,6 +153,8 @@ func argsOf(job pictures.Job) Args {
 	return a
 }
 
+var _ pictures.Processor = (*Queue)(nil)
+
 // A Queue is a pictures.Processor backed by River. It enqueues in any
 // process, and works jobs in those that call Start.
 type Queue struct {
@@ -142,7 +168,7 @@ type Queue struct {
 func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 	cfg = cfg.withDefaults()
 	if cfg.RescueAfter <= cfg.JobTimeout {
-		return nil, fmt.Errorf("pictures river: RescueAfter (%v) must exceed JobTimeout (%v)", cfg.RescueAfter, cfg.JobTimeout)
+		return nil, fmt.Errorf("riverprocessor: RescueAfter (%v) must exceed JobTimeout (%v)", cfg.RescueAfter, cfg.JobTimeout)
 	}
 	q := &Queue{cfg: cfg}
 	workers := river.NewWorkers()
@@ -156,12 +182,12 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		FetchPollInterval:    cfg.PollInterval,
 		FetchCooldown:        min(cfg.PollInterval, river.FetchCooldownDefault),
-		RetryPolicy:          backoff{cfg.Backoff},
+		RetryPolicy:          backoff{cfg.Backoff, cfg.MaxBackoff},
 		Logger:               cfg.Logger,
 		ErrorHandler:         &errorHandler{cfg.Logger},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pictures river: %w", err)
+		return nil, fmt.Errorf("riverprocessor: %w", err)
 	}
 	q.client = client
 	q.opts = river.InsertOpts{
@@ -184,10 +210,10 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
 	if err != nil {
-		return fmt.Errorf("pictures river: %w", err)
+		return fmt.Errorf("riverprocessor: %w", err)
 	}
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("pictures river: migrating: %w", err)
+		return fmt.Errorf("riverprocessor: migrating: %w", err)
 	}
 	return nil
 }
@@ -196,7 +222,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 // running. It makes Queue a pictures.Processor.
 func (q *Queue) Enqueue(ctx context.Context, job pictures.Job) error {
 	if _, err := q.client.Insert(ctx, argsOf(job), &q.opts); err != nil {
-		return fmt.Errorf("pictures river: enqueueing %s: %w", job.Picture.Key, err)
+		return fmt.Errorf("riverprocessor: enqueueing %s: %w", job.Picture.Key, err)
 	}
 	return nil
 }
@@ -204,7 +230,7 @@ func (q *Queue) Enqueue(ctx context.Context, job pictures.Job) error {
 // EnqueueTx adds the job in tx: it exists if and only if tx commits.
 func (q *Queue) EnqueueTx(ctx context.Context, tx pgx.Tx, job pictures.Job) error {
 	if _, err := q.client.InsertTx(ctx, tx, argsOf(job), &q.opts); err != nil {
-		return fmt.Errorf("pictures river: enqueueing %s: %w", job.Picture.Key, err)
+		return fmt.Errorf("riverprocessor: enqueueing %s: %w", job.Picture.Key, err)
 	}
 	return nil
 }
@@ -213,7 +239,7 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx pgx.Tx, job pictures.Job) erro
 // ctx's end.
 func (q *Queue) Start(ctx context.Context) error {
 	if err := q.client.Start(ctx); err != nil {
-		return fmt.Errorf("pictures river: %w", err)
+		return fmt.Errorf("riverprocessor: %w", err)
 	}
 	return nil
 }
@@ -248,16 +274,16 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	return err
 }
 
-// backoff doubles the wait from base with each attempt, with 25% jitter,
-// up to an hour.
-type backoff struct{ base time.Duration }
+// backoff doubles the wait from base with each attempt, up to max, with
+// +-25% jitter (as processor.Pool does).
+type backoff struct{ base, max time.Duration }
 
 func (b backoff) NextRetry(job *rivertype.JobRow) time.Time {
 	d := b.base
-	for i := 1; i < job.Attempt && d < time.Hour; i++ {
+	for i := 1; i < job.Attempt && d < b.max; i++ {
 		d *= 2
 	}
-	d = min(d, time.Hour)
+	d = min(d, b.max)
 	d += time.Duration(rand.Int64N(int64(d)/2+1)) - d/4
 	return time.Now().Add(d)
 }

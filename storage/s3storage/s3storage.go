@@ -1,6 +1,6 @@
-// Package s3 stores pictures in an S3-compatible bucket (Amazon S3, R2,
-// MinIO, versitygw, Ceph...), through the AWS SDK for Go v2. It lives in
-// its own module so that applications on a local directory do not build
+// Package s3storage stores pictures in an S3-compatible bucket (Amazon S3,
+// R2, MinIO, versitygw, Ceph...), through the AWS SDK for Go v2. It lives
+// in its own module so that applications on a local directory do not build
 // the SDK.
 //
 // The caller configures the client: credentials, region, and for
@@ -10,13 +10,23 @@
 //		o.BaseEndpoint = aws.String("http://127.0.0.1:7070")
 //		o.UsePathStyle = true
 //	})
-//	field.Storage = &pictures3.Storage{Client: client, Bucket: "media", BaseURL: "https://cdn.example.com/"}
+//	field.Storage = &s3storage.Storage{Client: client, Bucket: "media", BaseURL: "https://cdn.example.com/"}
 //
 // Every object gets the content type of its extension; variants also get
 // a one-year immutable Cache-Control (their content never changes), and
 // originals none. URLs are BaseURL followed by the key when the bucket (or
 // a CDN before it) is public, and presigned GET URLs otherwise.
-package s3
+//
+// # Versions
+//
+// This module requires a released version of
+// github.com/gopictures/pictures, so it is tagged
+// (storage/s3storage/vX.Y.Z) after the core module: a release tags the core
+// first, then raises this module's requirement to that version and tags it,
+// and updates the example app last (see "Modules and releases" in the
+// repository's README). Inside the repository, go.work joins the modules,
+// so that changes to several are built together without replace directives.
+package s3storage
 
 import (
 	"bytes"
@@ -85,7 +95,7 @@ func (s *Storage) key(key string) (string, error) {
 		return "", err
 	}
 	if s.Client == nil || s.Bucket == "" {
-		return "", errors.New("pictures s3: Storage needs a Client and a Bucket")
+		return "", errors.New("s3storage: Storage needs a Client and a Bucket")
 	}
 	return s.Prefix + key, nil
 }
@@ -116,7 +126,7 @@ func (s *Storage) Put(ctx context.Context, key string, r io.Reader) error {
 	}
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(contextReader{ctx, r}); err != nil {
-		return fmt.Errorf("pictures s3: put %q: %w", key, err)
+		return fmt.Errorf("s3storage: put %q: %w", key, err)
 	}
 	in := &s3.PutObjectInput{
 		Bucket:        &s.Bucket,
@@ -169,7 +179,7 @@ func (s *Storage) List(ctx context.Context, prefix string) ([]string, error) {
 		return nil, err
 	}
 	if s.Client == nil || s.Bucket == "" {
-		return nil, errors.New("pictures s3: Storage needs a Client and a Bucket")
+		return nil, errors.New("s3storage: Storage needs a Client and a Bucket")
 	}
 	full := s.Prefix + prefix
 	var keys []string
@@ -276,7 +286,7 @@ func wrap(op, key string, err error) error {
 	var nsk *types.NoSuchKey
 	var apiErr smithy.APIError
 	if errors.As(err, &nsk) || errors.As(err, &apiErr) && (apiErr.ErrorCode() == "NoSuchKey" || apiErr.ErrorCode() == "NotFound") {
-		return fmt.Errorf("pictures s3: %s %q: %w (%v)", op, key, fs.ErrNotExist, err)
+		return fmt.Errorf("s3storage: %s %q: %w (%v)", op, key, fs.ErrNotExist, err)
 	}
-	return fmt.Errorf("pictures s3: %s %q: %w", op, key, err)
+	return fmt.Errorf("s3storage: %s %q: %w", op, key, err)
 }

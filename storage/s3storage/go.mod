@@ -1,4 +1,4 @@
-module github.com/gopictures/pictures/storage/s3
+module github.com/gopictures/pictures/storage/s3storage
 
 go 1.26.0
 
@@ -7,7 +7,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/credentials v1.20.14
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.114.7
 	github.com/aws/smithy-go v1.28.8
-	github.com/gopictures/pictures v0.0.0
+	github.com/gopictures/pictures v0.1.0
 	github.com/stretchr/testify v1.12.1
 )
 
@@ -27,5 +27,3 @@ require (
 	golang.org/x/image v0.47.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 )
-
-replace github.com/gopictures/pictures => ../..

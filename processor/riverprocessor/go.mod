@@ -1,9 +1,9 @@
-module github.com/gopictures/pictures/processor/river
+module github.com/gopictures/pictures/processor/riverprocessor
 
 go 1.26.0
 
 require (
-	github.com/gopictures/pictures v0.0.0
+	github.com/gopictures/pictures v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/riverqueue/river v0.51.0
 	github.com/riverqueue/river/riverdriver/riverpgxv5 v0.51.0
@@ -30,5 +30,3 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 )
-
-replace github.com/gopictures/pictures => ../..

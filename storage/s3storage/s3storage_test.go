@@ -1,4 +1,4 @@
-package s3_test
+package s3storage_test
 
 import (
 	"bytes"
@@ -22,9 +22,17 @@ import (
 
 	"github.com/gopictures/pictures"
 	"github.com/gopictures/pictures/storage"
-	pictures3 "github.com/gopictures/pictures/storage/s3"
-	"github.com/gopictures/pictures/storage/s3/s3test"
+	"github.com/gopictures/pictures/storage/s3storage"
+	"github.com/gopictures/pictures/storage/s3storage/s3test"
 	"github.com/gopictures/pictures/storage/storagetest"
+)
+
+// Storage is a pictures.Storage, and a pictures.URLBaser. The check is in
+// a test file because the package itself does not import package pictures
+// (adapters need only standard-library types).
+var (
+	_ pictures.Storage  = (*s3storage.Storage)(nil)
+	_ pictures.URLBaser = (*s3storage.Storage)(nil)
 )
 
 // TestConformance runs the storage conformance suite against a real
@@ -36,7 +44,7 @@ func TestConformance(t *testing.T) {
 	for _, prefix := range []string{"", "media/"} {
 		t.Run("prefix="+prefix, func(t *testing.T) {
 			storagetest.Run(t, func(t *testing.T) storagetest.Storage {
-				return &pictures3.Storage{Client: client, Bucket: srv.Bucket(t), Prefix: prefix}
+				return &s3storage.Storage{Client: client, Bucket: srv.Bucket(t), Prefix: prefix}
 			})
 		})
 	}
@@ -47,7 +55,7 @@ func TestConformance(t *testing.T) {
 // type, and an immutable Cache-Control for variants only.
 func TestObjectsAsServed(t *testing.T) {
 	srv := s3test.Start(t)
-	s := &pictures3.Storage{Client: srv.Client(), Bucket: srv.Bucket(t), Prefix: "media/"}
+	s := &s3storage.Storage{Client: srv.Client(), Bucket: srv.Bucket(t), Prefix: "media/"}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		key, contentType, cacheControl string
@@ -87,7 +95,7 @@ func TestObjectsAsServed(t *testing.T) {
 // for at least the configured lifetime.
 func TestPresignedURLsAreStable(t *testing.T) {
 	srv := s3test.Start(t)
-	s := &pictures3.Storage{Client: srv.Client(), Bucket: "b", URLLifetime: time.Hour}
+	s := &s3storage.Storage{Client: srv.Client(), Bucket: "b", URLLifetime: time.Hour}
 	a, b := s.URL("x/100w.avif"), s.URL("x/100w.avif")
 	if a != b {
 		// The window may have turned between the two calls.
@@ -104,7 +112,7 @@ func TestPresignedURLsAreStable(t *testing.T) {
 }
 
 func TestPublicURLs(t *testing.T) {
-	s := &pictures3.Storage{Bucket: "b", Prefix: "media/", BaseURL: "https://cdn.example.com/media"}
+	s := &s3storage.Storage{Bucket: "b", Prefix: "media/", BaseURL: "https://cdn.example.com/media"}
 	assert.Equal(t, "https://cdn.example.com/media/a%20b/100w.avif", s.URL("a b/100w.avif"))
 	assert.Equal(t, "https://cdn.example.com/media/", s.URLBase())
 }
@@ -113,7 +121,7 @@ func TestPublicURLs(t *testing.T) {
 // fetches what the rendered <picture> links to.
 func TestField(t *testing.T) {
 	srv := s3test.Start(t)
-	store := &pictures3.Storage{Client: srv.Client(), Bucket: srv.Bucket(t), Prefix: "media/"}
+	store := &s3storage.Storage{Client: srv.Client(), Bucket: srv.Bucket(t), Prefix: "media/"}
 	var done pictures.Picture
 	field := &pictures.PictureField{
 		Name: "s3-field", AspectRatios: []string{"", "1/1"}, ContainerWidth: 400, GridColumns: 1,
@@ -124,7 +132,8 @@ func TestField(t *testing.T) {
 	t.Cleanup(func() { pictures.Unregister(field) })
 	photo, err := os.ReadFile("../../testdata/photos/dandelion-1600.jpg")
 	require.NoError(t, err)
-	p, err := field.Save(context.Background(), bytes.NewReader(photo), "dandelion.jpg")
+	p, err := field.Save(context.Background(), bytes.NewReader(photo), "dandelion.jpg",
+		func(context.Context, pictures.Picture) error { return nil })
 	require.NoError(t, err)
 	require.Equal(t, p.Key, done.Key)
 	keys, err := store.List(context.Background(), "")
@@ -152,11 +161,11 @@ func TestField(t *testing.T) {
 // a presigned one made before in the same window (kept), and one signed
 // for the first time.
 func BenchmarkURL(b *testing.B) {
-	private := &pictures3.Storage{Client: s3.New(s3.Options{Region: "us-east-1",
+	private := &s3storage.Storage{Client: s3.New(s3.Options{Region: "us-east-1",
 		BaseEndpoint: aws.String("http://127.0.0.1:1"), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")}), Bucket: "media"}
-	public := &pictures3.Storage{Bucket: "media", BaseURL: "https://cdn.example.com/"}
-	for name, s := range map[string]*pictures3.Storage{"presigned": private, "public": public} {
+	public := &s3storage.Storage{Bucket: "media", BaseURL: "https://cdn.example.com/"}
+	for name, s := range map[string]*s3storage.Storage{"presigned": private, "public": public} {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -1,4 +1,4 @@
-package river_test
+package riverprocessor_test
 
 import (
 	"bytes"
@@ -28,8 +28,8 @@ import (
 	"github.com/gopictures/pictures/internal/syncbuf"
 	"github.com/gopictures/pictures/pipeline"
 	"github.com/gopictures/pictures/processor"
-	picturesriver "github.com/gopictures/pictures/processor/river"
-	"github.com/gopictures/pictures/processor/river/pgtest"
+	"github.com/gopictures/pictures/processor/riverprocessor"
+	"github.com/gopictures/pictures/processor/riverprocessor/pgtest"
 	"github.com/gopictures/pictures/storage"
 )
 
@@ -47,7 +47,7 @@ func newPool(t *testing.T, url string) *pgxpool.Pool {
 	pool, err := pgxpool.New(context.Background(), url)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	require.NoError(t, picturesriver.Migrate(context.Background(), pool))
+	require.NoError(t, riverprocessor.Migrate(context.Background(), pool))
 	return pool
 }
 
@@ -66,7 +66,7 @@ func TestQueue(t *testing.T) {
 	var mu sync.Mutex
 	runs := map[string]int{}
 	release := make(chan struct{})
-	q, err := picturesriver.New(pool, picturesriver.Config{
+	q, err := riverprocessor.New(pool, riverprocessor.Config{
 		Workers: 2, Backoff: 50 * time.Millisecond, PollInterval: 50 * time.Millisecond,
 		Run: func(ctx context.Context, job pictures.Job) error {
 			<-release
@@ -141,7 +141,7 @@ func TestQueue(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	_, err := picturesriver.New(nil, picturesriver.Config{JobTimeout: time.Minute, RescueAfter: time.Second})
+	_, err := riverprocessor.New(nil, riverprocessor.Config{JobTimeout: time.Minute, RescueAfter: time.Second})
 	assert.ErrorContains(t, err, "RescueAfter")
 }
 
@@ -171,7 +171,7 @@ func workerProcess() int {
 		return err
 	}
 	pictures.MustRegister(field)
-	q, err := picturesriver.New(pool, picturesriver.Config{
+	q, err := riverprocessor.New(pool, riverprocessor.Config{
 		ID: id, Workers: 1, Backoff: 100 * time.Millisecond, PollInterval: 100 * time.Millisecond,
 		JobTimeout: 20 * time.Second, RescueAfter: 25 * time.Second,
 		Run: func(ctx context.Context, job pictures.Job) error {
@@ -186,7 +186,7 @@ func workerProcess() int {
 		return 1
 	}
 	// A warm encoder, as a long-running worker has.
-	pipeline.Encode(&bytes.Buffer{}, "AVIF", image.NewRGBA(image.Rect(0, 0, 16, 16)), pipeline.Options{})
+	pipeline.Encode(ctx, &bytes.Buffer{}, "AVIF", image.NewRGBA(image.Rect(0, 0, 16, 16)), pipeline.Encoding{})
 	if err := q.Start(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -216,7 +216,7 @@ func startWorker(t *testing.T, id, db, media string) *child {
 	c := &child{id: id, out: &syncbuf.Buffer{}}
 	c.cmd = exec.Command(os.Args[0], "-test.run=^$")
 	c.cmd.Env = append(os.Environ(), "PICTURES_RIVER_CHILD="+id, "PICTURES_RIVER_DB="+db,
-		"PICTURES_RIVER_MEDIA="+media, "PICTURES_AVIF_WORKERS=0")
+		"PICTURES_RIVER_MEDIA="+media) // no encoder.Init: AVIF encodes in-process
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 	require.NoError(t, c.cmd.Start())
 	t.Cleanup(func() {
@@ -254,7 +254,7 @@ func TestWorkerProcesses(t *testing.T) {
 	})
 	require.NoError(t, pictures.Register(field))
 	t.Cleanup(func() { pictures.Unregister(field) })
-	q, err := picturesriver.New(pool, picturesriver.Config{})
+	q, err := riverprocessor.New(pool, riverprocessor.Config{})
 	require.NoError(t, err)
 
 	workers := []*child{}
