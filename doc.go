@@ -36,6 +36,25 @@
 // attribute of a layout (the grid columns a picture spans per breakpoint).
 // They do no I/O and take no context.
 //
+// # Layouts
+//
+// A field may declare named Layouts: per breakpoint, the columns a picture
+// spans, a fixed width or a share of the viewport, with the gutters and
+// padding that make the painted width exact, and optionally the ratio per
+// breakpoint (art direction). Templates then name a layout
+// ({{picture .Post.Image "layout" "tile" "alt" .Post.Caption}}), its
+// `sizes` is exact and computed once, and the width ladder is derived from
+// the layouts so that at every viewport and device pixel ratio the file a
+// browser picks is at most MaxWaste (1.2) times wider than it needs.
+//
+// # Uploads
+//
+// Save checks an upload (bytes, sniffed format, dimensions from the headers
+// before any decoding, a process-wide pixel budget), stores the original,
+// calls the application's store function so it can insert its row, and only
+// then schedules the variants on the field's Processor, so that a job that
+// finishes first can never update a row that does not exist yet.
+//
 // # Pictures and rendering
 //
 // A Picture is the value an application stores for one upload (one column:

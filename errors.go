@@ -14,6 +14,8 @@ var (
 	ErrUnknownRatio = errors.New("pictures: undeclared aspect ratio")
 	// ErrUnknownBreakpoint reports a breakpoint name the field does not have.
 	ErrUnknownBreakpoint = errors.New("pictures: unknown breakpoint")
+	// ErrUnknownLayout reports a layout name the field does not declare.
+	ErrUnknownLayout = errors.New("pictures: unknown layout")
 	// ErrInvalidArgument reports a bad argument to the picture helper or to
 	// the width and sizes calculations.
 	ErrInvalidArgument = errors.New("pictures: invalid argument")

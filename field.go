@@ -71,6 +71,29 @@ type PictureField struct {
 	// in any order. Defaults to DefaultBreakpoints.
 	Breakpoints []Breakpoint
 
+	// Layouts names the ways the field's pictures are shown, such as
+	// "feed", "tile" and "post": templates render one by name
+	// ({{picture .Image "layout" "tile" "alt" …}}), and its `sizes` is the
+	// exact painted width at every viewport. When Layouts is set, the
+	// width ladder of every ratio is derived from the layouts that show it
+	// (see MaxWaste), instead of from ContainerWidth and GridColumns alone,
+	// and a ratio that no layout can show is a configuration error.
+	Layouts map[string]Layout
+
+	// MaxWaste bounds, for fields with Layouts, how much wider than needed
+	// the file a browser picks may be: for every viewport from MinViewport
+	// to MaxViewport and every device pixel ratio up to the highest of
+	// PixelDensities, fractional ones included, the narrowest width at
+	// least the painted width times the ratio is at most MaxWaste times
+	// that, wherever the source is large enough. Defaults to
+	// DefaultMaxWaste (1.2); between 1.05 and 4.
+	MaxWaste float64
+
+	// MinViewport and MaxViewport bound the viewport widths, in CSS pixels,
+	// the ladder of a field with Layouts serves. Default to
+	// DefaultMinViewport (320) and DefaultMaxViewport (2560).
+	MinViewport, MaxViewport int
+
 	// PixelDensities lists the device pixel ratios served, such as 1, 2 and
 	// 3. Defaults to DefaultPixelDensities (1 and 2).
 	PixelDensities []int
@@ -360,6 +383,14 @@ type compiled struct {
 	maxPixels   int
 	fingerprint string
 	logger      *slog.Logger
+
+	// Declared layouts and what derives from them (see layout.go).
+	layouts                  map[string]*compiledLayout
+	layoutNames              []string // sorted
+	maxWaste                 float64
+	minViewport, maxViewport int
+	ladders                  [][]int // per ratio; nil without layouts
+	fallbackTargets          []int   // per ratio, with layouts
 }
 
 func (f *PictureField) compile() (*compiled, error) {
@@ -401,6 +432,18 @@ func (f *PictureField) compile() (*compiled, error) {
 		c.maxPixels = DefaultMaxPixels
 	case c.maxPixels < 0:
 		errs = append(errs, configErrorf(f, "MaxPixels", f.MaxPixels, "max pixels %d is negative", f.MaxPixels))
+	}
+	errs = append(errs, c.compileLadderSettings(f)...)
+	if len(errs) == 0 {
+		errs = append(errs, c.compileLayouts(f)...)
+	}
+	if len(errs) == 0 && len(c.layouts) > 0 {
+		c.ladders, c.fallbackTargets = c.layoutLadders()
+		for i, r := range c.ratios {
+			if len(c.ladders[i]) == 0 {
+				errs = append(errs, configErrorf(f, "AspectRatios", r.String(), "aspect ratio %q is shown by no layout (give it a layout, or a layout without Ratios)", r.String()))
+			}
+		}
 	}
 	if err := f.Encoding.Check(); err != nil {
 		errs = append(errs, configErrorf(f, "Encoding", f.Encoding, "%v", err))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // A Picture is the value an application stores for one upload, in one
@@ -178,8 +179,10 @@ func (p *Picture) Scan(src any) error {
 // MarshalJSON gives the picture as an API client wants it, modelled on
 // django-pictures' REST serializer: the fallback JPEG URL and size, then per
 // declared ratio ("original" for the source's own) its crop size, fallback,
-// the URLs of every generated variant per MIME type and width, and the
-// `sizes` of a full-width layout:
+// and the URLs of every generated variant per MIME type and width; then,
+// for a field with Layouts, each layout's `sizes` and the ratio it shows
+// per viewport range (see JSON). A field without Layouts gives each ratio
+// the `sizes` of a full-width layout instead:
 //
 //	{"url": "/media/…/1200w.jpeg", "width": 4000, "height": 3000,
 //	 "ratios": {"original": {"width": 4000, "height": 3000, "src": "…",
@@ -189,7 +192,35 @@ func (p *Picture) Scan(src any) error {
 // The original's URL is never included. The zero Picture gives null. The
 // field must be registered (see Register). This form is for output only:
 // store Pictures with Value and Scan.
-func (p Picture) MarshalJSON() ([]byte, error) {
+func (p Picture) MarshalJSON() ([]byte, error) { return p.JSON(JSONOptions{}) }
+
+// JSONOptions narrow the JSON form of a Picture, as django-pictures' REST
+// field can. Empty lists mean everything.
+type JSONOptions struct {
+	// Ratios lists the ratios to include ("" or "original" for the
+	// source's own).
+	Ratios []string
+	// FileTypes lists the formats of "sources" to include, by name
+	// ("AVIF") or MIME type ("image/avif").
+	FileTypes []string
+	// Layouts lists the layouts to include.
+	Layouts []string
+}
+
+// JSON gives the JSON form of p (see MarshalJSON), narrowed by o. Each
+// layout is
+//
+//	"post": {"sizes": "(max-width: 767.98px) 100vw, …",
+//	         "ranges": [{"min_width": 768, "ratio": "original"},
+//	                    {"min_width": 0, "ratio": "4/5"}]}
+//
+// with its viewport ranges widest first, as <source media> lists them: a
+// client shows, at viewport width v, the ratio of the first range whose
+// min_width is at most v, and downloads from that ratio's "sources" the
+// narrowest width at least the `sizes` width times the device pixel
+// ratio. A null ratio is the client's choice among the layout's
+// "choices".
+func (p Picture) JSON(o JSONOptions) ([]byte, error) {
 	if p.IsZero() {
 		return []byte("null"), nil
 	}
@@ -197,13 +228,50 @@ func (p Picture) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var cols [maxBreakpoints]int
-	sizes := string(appendSizes(nil, c.breakpoints, cols[:len(c.breakpoints)], c.grid, c.container))
+	ratios := c.ratios
+	if len(o.Ratios) > 0 {
+		ratios = nil
+		for _, s := range o.Ratios {
+			if s == "original" {
+				s = ""
+			}
+			r, err := c.declaredRatio(s)
+			if err != nil {
+				return nil, err
+			}
+			ratios = append(ratios, r)
+		}
+	}
+	types := c.types
+	if len(o.FileTypes) > 0 {
+		types = nil
+		for _, s := range o.FileTypes {
+			i := slices.IndexFunc(c.types, func(t FileType) bool { return strings.EqualFold(t.Name, s) || t.MIME == s })
+			if i < 0 {
+				return nil, fmt.Errorf("%w: file type %q is not one of the field's", ErrInvalidArgument, s)
+			}
+			types = append(types, c.types[i])
+		}
+	}
+	layouts := c.layoutNames
+	if len(o.Layouts) > 0 {
+		for _, name := range o.Layouts {
+			if _, err := c.layout(name); err != nil {
+				return nil, err
+			}
+		}
+		layouts = o.Layouts
+	}
+	var sizes string
+	if c.layouts == nil {
+		var cols [maxBreakpoints]int
+		sizes = string(appendSizes(nil, c.breakpoints, cols[:len(c.breakpoints)], c.grid, c.container))
+	}
 	var scratch []byte
 	b := []byte(`{"url":`)
 	first := ""
-	if len(c.ratios) > 0 {
-		first = c.fallbackURL(&p, c.ratios[0])
+	if len(ratios) > 0 {
+		first = c.fallbackURL(&p, ratios[0])
 	}
 	b = appendJSONStringOrNull(b, first)
 	b = append(b, `,"width":`...)
@@ -211,16 +279,12 @@ func (p Picture) MarshalJSON() ([]byte, error) {
 	b = append(b, `,"height":`...)
 	b = strconv.AppendInt(b, int64(p.Height), 10)
 	b = append(b, `,"ratios":{`...)
-	for i, r := range c.ratios {
+	for i, r := range ratios {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		name := r.String()
-		if r.IsOriginal() {
-			name = "original"
-		}
 		w, h := r.CropSize(p.Width, p.Height)
-		b = appendJSONString(b, name)
+		b = appendJSONString(b, ratioName(r))
 		b = append(b, `:{"width":`...)
 		b = strconv.AppendInt(b, int64(w), 10)
 		b = append(b, `,"height":`...)
@@ -230,7 +294,7 @@ func (p Picture) MarshalJSON() ([]byte, error) {
 		b = append(b, `,"sources":{`...)
 		urls := c.variantURLs(&p, r)
 		n := 0
-		for _, t := range c.types {
+		for _, t := range types {
 			ws := p.widths(r, t.Name)
 			if len(ws) == 0 {
 				continue
@@ -253,12 +317,69 @@ func (p Picture) MarshalJSON() ([]byte, error) {
 			}
 			b = append(b, '}')
 		}
-		b = append(b, `},"sizes":`...)
-		b = appendJSONString(b, sizes)
+		b = append(b, '}')
+		if sizes != "" {
+			b = append(b, `,"sizes":`...)
+			b = appendJSONString(b, sizes)
+		}
 		b = append(b, '}')
 	}
-	b = append(b, "}}"...)
+	b = append(b, '}')
+	if len(layouts) > 0 {
+		b = append(b, `,"layouts":{`...)
+		for i, name := range layouts {
+			l := c.layouts[name]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, name)
+			b = append(b, `:{"sizes":`...)
+			b = appendJSONString(b, l.sizes)
+			b = append(b, `,"ranges":[`...)
+			ranges := l.ratioRanges(-1, nil)
+			for j := len(ranges) - 1; j >= 0; j-- {
+				if j < len(ranges)-1 {
+					b = append(b, ',')
+				}
+				b = append(b, `{"min_width":`...)
+				b = strconv.AppendInt(b, int64(ranges[j].lo), 10)
+				b = append(b, `,"ratio":`...)
+				if ri := ranges[j].ratio; ri >= 0 {
+					b = appendJSONString(b, ratioName(c.ratios[ri]))
+				} else {
+					b = append(b, "null"...)
+				}
+				b = append(b, '}')
+			}
+			b = append(b, ']')
+			if !l.fixed {
+				b = append(b, `,"choices":[`...)
+				n := 0
+				for ri, ok := range l.choices {
+					if ok {
+						if n > 0 {
+							b = append(b, ',')
+						}
+						n++
+						b = appendJSONString(b, ratioName(c.ratios[ri]))
+					}
+				}
+				b = append(b, ']')
+			}
+			b = append(b, '}')
+		}
+		b = append(b, '}')
+	}
+	b = append(b, '}')
 	return b, nil
+}
+
+// ratioName names r in the JSON form: "original" for the source's own.
+func ratioName(r Ratio) string {
+	if r.IsOriginal() {
+		return "original"
+	}
+	return r.String()
 }
 
 // UnmarshalJSON accepts only null: the JSON form of a Picture is for output.
@@ -291,13 +412,19 @@ func appendJSONStringOrNull(b []byte, s string) []byte {
 }
 
 // fallbackWidth picks the JPEG rendition <img src> uses among the recorded
-// widths: the widest at most the container width (at 1x), else the
+// widths of ratio r: the widest at most the container width (at 1x), or
+// with layouts the widest width a layout paints r at (at 1x), else the
 // narrowest. It returns 0 when there is none.
-func (c *compiled) fallbackWidth(ws []int) int {
+func (c *compiled) fallbackWidth(r Ratio, ws []int) int {
 	if len(ws) == 0 {
 		return 0
 	}
 	target := c.ladderContainer()
+	if c.ladders != nil {
+		if i := slices.Index(c.ratios, r); i >= 0 {
+			target = c.fallbackTargets[i]
+		}
+	}
 	i, found := slices.BinarySearch(ws, target)
 	switch {
 	case found:
@@ -319,7 +446,7 @@ func (c *compiled) ladderContainer() int {
 
 // fallbackURL returns the URL of the JPEG rendition for ratio r, or "".
 func (c *compiled) fallbackURL(p *Picture, r Ratio) string {
-	w := c.fallbackWidth(p.widths(r, jpegType.Name))
+	w := c.fallbackWidth(r, p.widths(r, jpegType.Name))
 	if w == 0 {
 		return ""
 	}

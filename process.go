@@ -228,7 +228,8 @@ func (c *compiled) generate(ctx context.Context, p *Picture, plan []VariantSet, 
 	fallback := map[variantID]bool{}
 	for _, v := range plan {
 		if v.Type == jpegType.Name {
-			fallback[variantID{v.Ratio, v.Type, c.fallbackWidth(v.Widths)}] = true
+			r, _ := ParseRatio(v.Ratio)
+			fallback[variantID{v.Ratio, v.Type, c.fallbackWidth(r, v.Widths)}] = true
 		}
 	}
 	var first, rest []variantID

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -23,8 +24,12 @@ type RenderOptions struct {
 	// Ratio selects one of the field's declared aspect ratios; "" is the
 	// original ratio.
 	Ratio string
+	// LayoutName names one of the field's declared Layouts; it excludes
+	// Layout.
+	LayoutName string
 	// Layout gives the container width and columns per breakpoint that
-	// `sizes` is computed from.
+	// `sizes` is computed from, as the template helper's per-call
+	// arguments do.
 	Layout Layout
 	// Img and Picture are extra attributes of <img> and <picture>.
 	Img, Picture []Attr
@@ -32,7 +37,7 @@ type RenderOptions struct {
 
 // reservedArgs are the helper's argument names that are not breakpoints.
 var reservedArgs = map[string]bool{
-	"alt": true, "ratio": true, "container": true,
+	"alt": true, "ratio": true, "container": true, "layout": true,
 	"loading": true, "decoding": true, "fetchpriority": true,
 }
 
@@ -56,8 +61,13 @@ func FuncMap() template.FuncMap {
 // given name/value arguments, the same as the template helper "picture":
 //
 //   - "alt" (required): the alt text; "" marks a decorative image.
+//   - "layout": one of the field's declared Layouts, by name: `sizes` is
+//     its exact painted width, and its Ratios choose the crop per
+//     breakpoint (art direction). It excludes "container" and breakpoint
+//     arguments.
 //   - "ratio": one of the field's declared aspect ratios; "" (the default)
-//     is the original ratio.
+//     is the original ratio. With a layout, it applies where the layout
+//     sets no ratio.
 //   - "container": the container width in CSS pixels, or "fluid";
 //     defaults to the field's.
 //   - a breakpoint name ("xs", "s", ...): the grid columns the picture spans
@@ -67,7 +77,9 @@ func FuncMap() template.FuncMap {
 //     true renders a bare attribute, false omits it.
 //
 // It renders one <source type srcset sizes> per file type of the field with
-// generated variants, then an <img> whose width and height are the size of
+// generated variants (with an art-directed layout, one per viewport range
+// and type, each with its media, width and height, widest range first,
+// and a JPEG one per range when JPEG is not a file type), then an <img> whose width and height are the size of
 // the ratio's crop (no layout shift once it loads) and whose src is the
 // stripped JPEG fallback, never the uploaded original. Until variants
 // exist, src is the Picture's inline preview, or a transparent placeholder
@@ -102,7 +114,19 @@ func (p Picture) HTML(o RenderOptions) (template.HTML, error) {
 	if err != nil {
 		return "", err
 	}
-	a := renderArgs{alt: o.Alt, hasAlt: true, ratio: o.Ratio, img: o.Img, pic: o.Picture}
+	a := renderArgs{alt: o.Alt, hasAlt: true, ratio: o.Ratio, hasRatio: o.Ratio != "", img: o.Img, pic: o.Picture}
+	if o.LayoutName != "" {
+		if o.Layout.Container != 0 || len(o.Layout.Columns) > 0 || !o.Layout.isLegacy() {
+			return "", fmt.Errorf("%w: LayoutName %q excludes Layout", ErrInvalidArgument, o.LayoutName)
+		}
+		if a.layout, err = c.layout(o.LayoutName); err != nil {
+			return "", err
+		}
+		return c.render(&p, &a)
+	}
+	if !o.Layout.isLegacy() {
+		return "", fmt.Errorf("%w: a per-call Layout takes Container and Columns only; declare the others in PictureField.Layouts", ErrInvalidArgument)
+	}
 	if a.container, err = c.layoutContainer(o.Layout.Container); err != nil {
 		return "", err
 	}
@@ -119,7 +143,10 @@ type renderArgs struct {
 	alt       string
 	hasAlt    bool
 	ratio     string
+	hasRatio  bool
+	layout    *compiledLayout
 	container int // 0: the field's
+	hasCols   bool
 	cols      [maxBreakpoints]int
 	img, pic  []Attr
 	imgBuf    [4]Attr
@@ -148,7 +175,17 @@ func (a *renderArgs) parse(c *compiled, args []any) error {
 			if !ok {
 				return fmt.Errorf("%w: ratio is a %T, want a string such as \"16/9\"", ErrInvalidArgument, v)
 			}
-			a.ratio = s
+			a.ratio, a.hasRatio = s, true
+		case name == "layout":
+			s, ok := v.(string)
+			if !ok {
+				return fmt.Errorf("%w: layout is a %T, want a layout name", ErrInvalidArgument, v)
+			}
+			l, err := c.layout(s)
+			if err != nil {
+				return err
+			}
+			a.layout = l
 		case name == "container":
 			if s, ok := v.(string); ok && s == "fluid" {
 				a.container = Fluid
@@ -185,6 +222,9 @@ func (a *renderArgs) parse(c *compiled, args []any) error {
 	if !a.hasAlt {
 		return fmt.Errorf(`%w: missing "alt" (describe the picture, or pass "alt" "" if it is decorative)`, ErrInvalidArgument)
 	}
+	if a.layout != nil && (a.container != 0 || a.hasCols) {
+		return fmt.Errorf(`%w: layout %q sets the widths; drop "container" and the breakpoint arguments`, ErrInvalidArgument, a.layout.name)
+	}
 	return nil
 }
 
@@ -197,6 +237,7 @@ func (a *renderArgs) setColumns(c *compiled, name string, n int) error {
 		return err
 	}
 	a.cols[i] = n
+	a.hasCols = true
 	return nil
 }
 
@@ -246,15 +287,29 @@ func intValue(v any) (int, bool) {
 }
 
 func (c *compiled) render(p *Picture, a *renderArgs) (template.HTML, error) {
-	r, err := c.declaredRatio(a.ratio)
-	if err != nil {
-		return "", err
+	var r Ratio
+	var err error
+	if a.layout == nil || !a.layout.fixed || a.hasRatio {
+		if r, err = c.declaredRatio(a.ratio); err != nil {
+			return "", err
+		}
 	}
-	container := a.container
-	if container == 0 {
-		container = c.container
+	// The viewport ranges and the ratio each shows: one range, unless an
+	// art-directed layout shows several.
+	var rangeBuf [maxBreakpoints + 1]segment
+	ranges := rangeBuf[:0]
+	if l := a.layout; l != nil {
+		if a.hasRatio && l.fixed {
+			return "", fmt.Errorf("%w: layout %q sets the ratio at every breakpoint; drop \"ratio\"", ErrInvalidArgument, l.name)
+		}
+		ri := slices.Index(c.ratios, r)
+		if !l.fixed && !l.choices[ri] {
+			return "", fmt.Errorf("%w: layout %q does not show ratio %q (its RatioChoices)", ErrUnknownRatio, l.name, a.ratio)
+		}
+		ranges = l.ratioRanges(ri, ranges)
+	} else {
+		ranges = append(ranges, segment{ratio: slices.Index(c.ratios, r)})
 	}
-	width, height := r.CropSize(p.Width, p.Height)
 	lazy := false
 	ownSize := true
 	for _, at := range a.img {
@@ -281,47 +336,59 @@ func (c *compiled) render(p *Picture, a *renderArgs) (template.HTML, error) {
 		return "", err
 	}
 	b = append(b, '>')
-	var sizes []byte
 	if c.field.Placeholders {
 		view := *p
 		view.Variants, _ = c.variants(p.Width, p.Height)
 		p = &view
 	}
-	urls := c.variantURLs(p, r)
-	if c.field.Placeholders {
-		urls.placeholder, urls.alt = true, a.alt
+	var sizes []byte
+	var sizesBuf [512]byte
+	if a.layout != nil {
+		sizes = append(sizesBuf[:0], a.layout.sizes...)
+	} else {
+		container := a.container
+		if container == 0 {
+			container = c.container
+		}
+		sizes = appendSizes(sizesBuf[:0], c.breakpoints, a.cols[:len(c.breakpoints)], c.grid, container)
 	}
-	for _, t := range c.types {
-		ws := p.widths(r, t.Name)
-		if len(ws) == 0 {
-			continue
+	art := len(ranges) > 1
+	// Widest range first: browsers take the first <source> whose media
+	// matches, and the narrowest range needs none.
+	for i := len(ranges) - 1; i >= 0; i-- {
+		rr := c.ratios[ranges[i].ratio]
+		urls := c.variantURLs(p, rr)
+		if c.field.Placeholders {
+			urls.placeholder, urls.alt = true, a.alt
 		}
-		if sizes == nil {
-			var buf [512]byte
-			sizes = appendSizes(buf[:0], c.breakpoints, a.cols[:len(c.breakpoints)], c.grid, container)
-		}
-		b = append(b, `<source type="`...)
-		b = append(b, t.MIME...)
-		b = append(b, `" srcset="`...)
-		for i, w := range ws {
+		src := sourceAttrs{sizes: sizes, lazy: lazy}
+		if art {
+			src.w, src.h = rr.CropSize(p.Width, p.Height)
 			if i > 0 {
-				b = append(b, ", "...)
+				src.minWidth = int(ranges[i].lo)
 			}
-			b = urls.append(b, w, t.Ext, true)
-			b = append(b, ' ')
-			b = strconv.AppendInt(b, int64(w), 10)
-			b = append(b, 'w')
 		}
-		b = append(b, `" sizes="`...)
-		if lazy {
-			b = append(b, "auto, "...)
+		hasJPEG := false
+		for _, t := range c.types {
+			hasJPEG = hasJPEG || t == jpegType
+			b = src.append(b, &urls, t, p.widths(rr, t.Name))
 		}
-		b = append(b, sizes...)
-		b = append(b, `">`...)
+		if art && i > 0 && !hasJPEG {
+			// Browsers without AVIF get this range's crop too.
+			if fw := c.fallbackWidth(rr, p.widths(rr, jpegType.Name)); fw != 0 {
+				b = src.append(b, &urls, jpegType, []int{fw})
+			}
+		}
 	}
+	r = c.ratios[ranges[0].ratio]
+	width, height := r.CropSize(p.Width, p.Height)
 	b = append(b, `<img src="`...)
-	switch fw := c.fallbackWidth(p.widths(r, jpegType.Name)); {
+	switch fw := c.fallbackWidth(r, p.widths(r, jpegType.Name)); {
 	case fw != 0:
+		urls := c.variantURLs(p, r)
+		if c.field.Placeholders {
+			urls.placeholder, urls.alt = true, a.alt
+		}
 		b = urls.append(b, fw, jpegType.Ext, false)
 	case p.Preview != "":
 		b = appendURL(b, p.Preview, false)
@@ -332,17 +399,65 @@ func (c *compiled) render(p *Picture, a *renderArgs) (template.HTML, error) {
 	b = appendEscaped(b, a.alt)
 	b = append(b, '"')
 	if ownSize {
-		b = append(b, ` width="`...)
-		b = strconv.AppendInt(b, int64(width), 10)
-		b = append(b, `" height="`...)
-		b = strconv.AppendInt(b, int64(height), 10)
-		b = append(b, '"')
+		b = appendSize(b, width, height)
 	}
 	if b, err = appendAttrs(b, a.img); err != nil {
 		return "", err
 	}
 	b = append(b, "></picture>"...)
 	return template.HTML(b), nil
+}
+
+// sourceAttrs are the attributes the <source> elements of one viewport
+// range share.
+type sourceAttrs struct {
+	minWidth int    // media="(min-width: …px)" when > 0
+	w, h     int    // width and height when > 0 (art direction)
+	sizes    []byte // the sizes value
+	lazy     bool   // sizes starts with "auto, "
+}
+
+// append appends a <source> of type t listing widths ws, if there are any.
+func (s *sourceAttrs) append(b []byte, urls *variantURLs, t FileType, ws []int) []byte {
+	if len(ws) == 0 {
+		return b
+	}
+	b = append(b, `<source`...)
+	if s.minWidth > 0 {
+		b = append(b, ` media="(min-width: `...)
+		b = strconv.AppendInt(b, int64(s.minWidth), 10)
+		b = append(b, `px)"`...)
+	}
+	b = append(b, ` type="`...)
+	b = append(b, t.MIME...)
+	b = append(b, `" srcset="`...)
+	for i, w := range ws {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = urls.append(b, w, t.Ext, true)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(w), 10)
+		b = append(b, 'w')
+	}
+	b = append(b, `" sizes="`...)
+	if s.lazy {
+		b = append(b, "auto, "...)
+	}
+	b = append(b, s.sizes...)
+	b = append(b, '"')
+	if s.w > 0 {
+		b = appendSize(b, s.w, s.h)
+	}
+	return append(b, '>')
+}
+
+func appendSize(b []byte, w, h int) []byte {
+	b = append(b, ` width="`...)
+	b = strconv.AppendInt(b, int64(w), 10)
+	b = append(b, `" height="`...)
+	b = strconv.AppendInt(b, int64(h), 10)
+	return append(b, '"')
 }
 
 // checkAttrName refuses attribute names that are not plain, event handlers

@@ -61,6 +61,15 @@ var instagram = PictureField{
 	PixelDensities: []int{1, 2, 3},
 }
 
+// instagramLayouts is the example app's post field, with its layouts.
+var instagramLayouts = PictureField{
+	AspectRatios:   []string{"", "1/1", "4/5"},
+	ContainerWidth: 935,
+	GridColumns:    3,
+	PixelDensities: []int{1, 2, 3},
+	Layouts:        appPostLayouts,
+}
+
 func TestRenderGolden(t *testing.T) {
 	type tc struct {
 		name    string
@@ -158,6 +167,47 @@ func TestRenderGolden(t *testing.T) {
 				return processed(t, f, "c.jpeg", 1000, 1000)
 			},
 			args: []any{"alt", "Narrow", "container", 600, "s", 6},
+		},
+		{
+			name:  "layout_tile_lazy",
+			field: instagramLayouts,
+			picture: func(f *PictureField) Picture {
+				return processed(t, f, "posts/2026/11/k3j.jpeg", 4032, 3024)
+			},
+			args: []any{"layout", "tile", "alt", "Sunset", "loading", "lazy"},
+		},
+		{
+			name:  "layout_feed_portrait",
+			field: instagramLayouts,
+			picture: func(f *PictureField) Picture {
+				return processed(t, f, "posts/2026/11/p0r.jpeg", 1080, 1350)
+			},
+			args: []any{"layout", "feed", "ratio", "4/5", "alt", "Portrait"},
+		},
+		{
+			name:  "art_direction",
+			field: instagramLayouts,
+			picture: func(f *PictureField) Picture {
+				return processed(t, f, "posts/2026/11/k3j.jpeg", 4032, 3024)
+			},
+			args: []any{"layout", "post", "alt", "Sunset", "fetchpriority", "high"},
+		},
+		{
+			name: "art_direction_avif_and_jpeg",
+			field: PictureField{AspectRatios: []string{"16/9", "1/1"}, FileTypes: []string{"AVIF", "JPEG"}, PixelDensities: []int{1, 2},
+				Layouts: map[string]Layout{"hero": {Viewport: map[string]int{"xs": 100}, Ratios: map[string]string{"xs": "1/1", "m": "16/9"}}}},
+			picture: func(f *PictureField) Picture {
+				return processed(t, f, "hero.png", 3000, 2000)
+			},
+			args: []any{"layout", "hero", "alt", "Hero"},
+		},
+		{
+			name:  "art_direction_pending",
+			field: instagramLayouts,
+			picture: func(f *PictureField) Picture {
+				return Picture{Field: f.Name, Key: "posts/new.jpeg", Width: 4032, Height: 3024, Preview: "data:image/jpeg;base64,/9j/4AAQSkZJRg=="}
+			},
+			args: []any{"layout", "post", "alt", "Soon"},
 		},
 		{
 			name:  "tiny_source",
@@ -387,6 +437,67 @@ func TestPictureJSON(t *testing.T) {
 	var back struct{ Image Picture }
 	assert.Error(t, json.Unmarshal([]byte(`{"Image": {"url": "x"}}`), &back))
 	assert.NoError(t, json.Unmarshal([]byte(`{"Image": null}`), &back))
+}
+
+func TestPictureJSONLayouts(t *testing.T) {
+	f := registered(t, instagramLayouts)
+	p := processed(t, f, "posts/a.jpeg", 4032, 3024)
+	got, err := json.MarshalIndent(p, "", "  ")
+	require.NoError(t, err)
+	golden(t, "json/layouts.json", append(got, '\n'))
+	assert.NotContains(t, string(got), `"sizes": "(min-width`, "a field with layouts gives each layout's sizes, not a made-up one per ratio")
+
+	narrow, err := p.JSON(JSONOptions{Ratios: []string{"1/1"}, FileTypes: []string{"image/avif"}, Layouts: []string{"tile"}})
+	require.NoError(t, err)
+	var v struct {
+		Ratios  map[string]json.RawMessage
+		Layouts map[string]struct {
+			Sizes  string
+			Ranges []struct {
+				MinWidth int     `json:"min_width"`
+				Ratio    *string `json:"ratio"`
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal(narrow, &v))
+	assert.Equal(t, []string{"1/1"}, mapKeys(v.Ratios))
+	assert.Equal(t, []string{"tile"}, mapKeys(v.Layouts))
+	sizes, _ := f.LayoutSizes("tile")
+	assert.Equal(t, sizes, v.Layouts["tile"].Sizes, "one sizes for pages and the API")
+	require.Len(t, v.Layouts["tile"].Ranges, 1)
+	assert.Equal(t, "1/1", *v.Layouts["tile"].Ranges[0].Ratio)
+
+	_, err = p.JSON(JSONOptions{Layouts: []string{"hero"}})
+	assert.ErrorIs(t, err, ErrUnknownLayout)
+	_, err = p.JSON(JSONOptions{Ratios: []string{"16/9"}})
+	assert.ErrorIs(t, err, ErrUnknownRatio)
+}
+
+func TestRenderLayoutErrors(t *testing.T) {
+	f := registered(t, instagramLayouts)
+	p := processed(t, f, "posts/a.jpeg", 4032, 3024)
+	for _, tt := range []struct {
+		args []any
+		want error
+		msg  string
+	}{
+		{[]any{"layout", "hero", "alt", ""}, ErrUnknownLayout, `"hero" (valid: feed, post, tile)`},
+		{[]any{"layout", "tile", "alt", "", "ratio", "4/5"}, ErrInvalidArgument, `sets the ratio at every breakpoint`},
+		{[]any{"layout", "feed", "alt", "", "ratio", "1/1"}, ErrUnknownRatio, `does not show ratio "1/1"`},
+		{[]any{"layout", "feed", "alt", "", "xs", 1}, ErrInvalidArgument, `drop "container" and the breakpoint arguments`},
+		{[]any{"layout", 3, "alt", ""}, ErrInvalidArgument, `want a layout name`},
+	} {
+		_, err := Render(p, tt.args...)
+		assert.ErrorIs(t, err, tt.want, "%v", tt.args)
+		assert.ErrorContains(t, err, tt.msg)
+	}
+	_, err := p.HTML(RenderOptions{LayoutName: "feed", Layout: Layout{Container: 600}})
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	got, err := p.HTML(RenderOptions{LayoutName: "tile", Alt: "x"})
+	require.NoError(t, err)
+	want, err := Render(p, "layout", "tile", "alt", "x")
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
 }
 
 func TestPictureValueScan(t *testing.T) {

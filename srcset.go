@@ -6,18 +6,6 @@ import (
 	"strconv"
 )
 
-// A Layout says how wide a picture is shown: the page's container width and
-// the number of grid columns the picture spans at each breakpoint.
-type Layout struct {
-	// Container is the maximum content width in CSS pixels. 0 means the
-	// field's ContainerWidth; Fluid means no maximum.
-	Container int
-	// Columns maps breakpoint names to the grid columns the picture spans
-	// from that breakpoint up. A breakpoint without an entry inherits the
-	// count of the next smaller one; the smallest defaults to all columns.
-	Columns map[string]int
-}
-
 // Widths returns every srcset width generated for a width x height source
 // (after EXIF orientation) at one of the field's declared aspect ratios,
 // ascending and without duplicates.
@@ -48,7 +36,17 @@ func (c *compiled) widths(width, height int, ratio string) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ladder(make([]int, 0, c.grid*len(c.densities)+1), width, height, r, c.ladderContainer(), c.grid, c.densities, c.maxDensity), nil
+	return c.ladderWidths(make([]int, 0, c.grid*len(c.densities)+1), r, width, height), nil
+}
+
+// ladderWidths appends the srcset widths of ratio r for a width x height
+// source: derived from the layouts when the field declares some, else
+// django-pictures' ladder.
+func (c *compiled) ladderWidths(dst []int, r Ratio, width, height int) []int {
+	if c.ladders != nil {
+		return layoutWidths(dst, c.ladders[slices.Index(c.ratios, r)], width, height, r)
+	}
+	return ladder(dst, width, height, r, c.ladderContainer(), c.grid, c.densities, c.maxDensity)
 }
 
 // ladder appends to dst the srcset widths described by Widths.

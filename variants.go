@@ -28,7 +28,7 @@ func (c *compiled) variants(width, height int) ([]VariantSet, error) {
 	}
 	var out []VariantSet
 	for _, r := range c.ratios {
-		ws := ladder(make([]int, 0, c.grid*len(c.densities)+1), width, height, r, c.ladderContainer(), c.grid, c.densities, c.maxDensity)
+		ws := c.ladderWidths(make([]int, 0, c.grid*len(c.densities)+1), r, width, height)
 		if len(ws) == 0 {
 			continue
 		}
@@ -36,7 +36,7 @@ func (c *compiled) variants(width, height int) ([]VariantSet, error) {
 			out = append(out, VariantSet{Ratio: r.String(), Type: t.Name, Widths: slices.Clone(ws)})
 		}
 		if !hasJPEG {
-			out = append(out, VariantSet{Ratio: r.String(), Type: jpegType.Name, Widths: []int{c.fallbackWidth(ws)}})
+			out = append(out, VariantSet{Ratio: r.String(), Type: jpegType.Name, Widths: []int{c.fallbackWidth(r, ws)}})
 		}
 	}
 	return out, nil
