@@ -8,19 +8,29 @@ import (
 	"testing"
 )
 
+// BenchmarkWidths and BenchmarkSizes measure registered fields, the path
+// of every application (the registry holds the compiled configuration);
+// the "unregistered" cases compile the field on every call.
 func BenchmarkWidths(b *testing.B) {
 	for _, tc := range []struct {
-		name  string
-		field PictureField
-		ratio string
+		name       string
+		field      PictureField
+		ratio      string
+		unregister bool
 	}{
-		{"default", PictureField{}, ""},
-		{"instagram_1_1", instagram, "1/1"},
+		{"default", PictureField{}, "", false},
+		{"instagram_1_1", instagram, "1/1", false},
+		{"instagram_1_1_layouts", instagramLayouts, "1/1", false},
+		{"instagram_1_1_unregistered", instagram, "1/1", true},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
+			f := &tc.field
+			if !tc.unregister {
+				f = registered(b, tc.field)
+			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := tc.field.Widths(4032, 3024, tc.ratio); err != nil {
+				if _, err := f.Widths(4032, 3024, tc.ratio); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -29,7 +39,7 @@ func BenchmarkWidths(b *testing.B) {
 }
 
 func BenchmarkSizes(b *testing.B) {
-	field := PictureField{}
+	field := registered(b, PictureField{})
 	for _, cols := range []map[string]int{nil, {"s": 6, "l": 4}} {
 		b.Run(fmt.Sprintf("columns=%d", len(cols)), func(b *testing.B) {
 			b.ReportAllocs()
@@ -41,6 +51,15 @@ func BenchmarkSizes(b *testing.B) {
 			}
 		})
 	}
+	b.Run("layout", func(b *testing.B) {
+		f := registered(b, instagramLayouts)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := f.LayoutSizes("tile"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // BenchmarkRender compares, in one run, a <picture> of a 3-ratio field

@@ -381,7 +381,7 @@ type compiled struct {
 	storage     Storage
 	maxBytes    int64
 	maxPixels   int
-	fingerprint string
+	fingerprint string // see version
 	logger      *slog.Logger
 
 	// Declared layouts and what derives from them (see layout.go).
@@ -448,7 +448,6 @@ func (f *PictureField) compile() (*compiled, error) {
 	if err := f.Encoding.Check(); err != nil {
 		errs = append(errs, configErrorf(f, "Encoding", f.Encoding, "%v", err))
 	}
-	c.fingerprint = fingerprint(f.Encoding)
 	if c.logger = f.Logger; c.logger == nil {
 		c.logger = slog.Default()
 	}

@@ -31,7 +31,7 @@ func (f *PictureField) Current(p Picture) bool {
 	if err != nil {
 		return false
 	}
-	return p.Version == c.fingerprint && p.Preview != "" && equalVariants(plan, p.Variants)
+	return p.Version == c.version() && p.Preview != "" && equalVariants(plan, p.Variants)
 }
 
 func equalVariants(a, b []VariantSet) bool {
@@ -49,12 +49,23 @@ func (f *PictureField) Fingerprint() string {
 	if err != nil {
 		return ""
 	}
-	return c.fingerprint
+	return c.version()
 }
 
 // pipelineVersion changes whenever the pipeline's output changes in a way
 // that should regenerate existing variants (resampling, colour handling).
 const pipelineVersion = "3"
+
+// version returns the fingerprint of c's encoder settings. Register
+// computes it before the configuration is shared; a configuration compiled
+// for one call (an unregistered field) computes it when first needed, since
+// most calls (Widths, Sizes) never do.
+func (c *compiled) version() string {
+	if c.fingerprint == "" {
+		c.fingerprint = fingerprint(c.field.Encoding)
+	}
+	return c.fingerprint
+}
 
 // fingerprint identifies the encoder settings variants are made with.
 func fingerprint(o pipeline.Encoding) string {
@@ -127,7 +138,7 @@ func (c *compiled) process(ctx context.Context, p Picture) (Picture, error) {
 	}
 	recorded := idsOf(p.Variants)
 	current := map[variantID]bool{}
-	if p.Version == c.fingerprint {
+	if p.Version == c.version() {
 		current = recorded
 	}
 	wanted := idsOf(plan)
@@ -139,7 +150,7 @@ func (c *compiled) process(ctx context.Context, p Picture) (Picture, error) {
 			}
 		}
 	}
-	if len(todo) == 0 && p.Preview != "" && p.Version == c.fingerprint && equalVariants(plan, p.Variants) {
+	if len(todo) == 0 && p.Preview != "" && p.Version == c.version() && equalVariants(plan, p.Variants) {
 		return p, nil // already current
 	}
 
@@ -174,7 +185,7 @@ func (c *compiled) process(ctx context.Context, p Picture) (Picture, error) {
 		}
 	}
 	p.Variants = plan
-	p.Version = c.fingerprint
+	p.Version = c.version()
 	if err := c.processed(ctx, p); err != nil {
 		return p, err
 	}

@@ -40,6 +40,7 @@ func register(f *PictureField) error {
 	if err != nil {
 		return err
 	}
+	c.version() // before c is shared
 	registry.Lock()
 	defer registry.Unlock()
 	if old, ok := registry.fields[f.Name]; ok {

@@ -36,7 +36,7 @@ func (c *compiled) widths(width, height int, ratio string) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.ladderWidths(make([]int, 0, c.grid*len(c.densities)+1), r, width, height), nil
+	return c.ladderWidths(nil, r, width, height), nil
 }
 
 // ladderWidths appends the srcset widths of ratio r for a width x height
@@ -44,9 +44,10 @@ func (c *compiled) widths(width, height int, ratio string) ([]int, error) {
 // django-pictures' ladder.
 func (c *compiled) ladderWidths(dst []int, r Ratio, width, height int) []int {
 	if c.ladders != nil {
-		return layoutWidths(dst, c.ladders[slices.Index(c.ratios, r)], width, height, r)
+		l := c.ladders[slices.Index(c.ratios, r)]
+		return layoutWidths(slices.Grow(dst, len(l)+1), l, width, height, r)
 	}
-	return ladder(dst, width, height, r, c.ladderContainer(), c.grid, c.densities, c.maxDensity)
+	return ladder(slices.Grow(dst, c.grid*len(c.densities)+1), width, height, r, c.ladderContainer(), c.grid, c.densities, c.maxDensity)
 }
 
 // ladder appends to dst the srcset widths described by Widths.

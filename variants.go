@@ -28,7 +28,7 @@ func (c *compiled) variants(width, height int) ([]VariantSet, error) {
 	}
 	var out []VariantSet
 	for _, r := range c.ratios {
-		ws := c.ladderWidths(make([]int, 0, c.grid*len(c.densities)+1), r, width, height)
+		ws := c.ladderWidths(nil, r, width, height)
 		if len(ws) == 0 {
 			continue
 		}
