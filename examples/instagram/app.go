@@ -21,11 +21,11 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gopictures/pictures"
+	"github.com/gopictures/pictures/encoder"
 	"github.com/gopictures/pictures/processor"
-	"github.com/gopictures/pictures/pipeline"
-	picturesriver "github.com/gopictures/pictures/processor/river"
+	"github.com/gopictures/pictures/processor/riverprocessor"
 	"github.com/gopictures/pictures/storage"
-	pictures3 "github.com/gopictures/pictures/storage/s3"
+	"github.com/gopictures/pictures/storage/s3storage"
 )
 
 // Config configures the app. The zero value of each field means its default.
@@ -58,7 +58,7 @@ type Config struct {
 	// S3 stores media in an S3-compatible bucket instead of DataDir.
 	S3 S3Config
 	// RiverConfig tunes the River queue (tests shorten its timings).
-	River picturesriver.Config
+	River riverprocessor.Config
 }
 
 // S3Config locates the bucket of media. Credentials come from the usual
@@ -121,8 +121,8 @@ type Main struct {
 
 	db          *DB
 	pool        *processor.Pool[pictures.Job]
-	queue       *picturesriver.Queue // with DatabaseURL
-	working     bool                 // the queue works jobs in this process
+	queue       *riverprocessor.Queue // with DatabaseURL
+	working     bool                  // the queue works jobs in this process
 	stopListen  context.CancelFunc
 	post        *pictures.PictureField
 	avatar      *pictures.PictureField
@@ -184,7 +184,7 @@ func (m *Main) open(ctx context.Context) (media http.Handler, mediaOrigin string
 		if rc.Workers == 0 && m.cfg.Workers > 0 {
 			rc.Workers = m.cfg.Workers
 		}
-		if m.queue, err = picturesriver.New(m.db.pg, rc); err != nil {
+		if m.queue, err = riverprocessor.New(m.db.pg, rc); err != nil {
 			return nil, "", err
 		}
 		m.db.queue = m.queue
@@ -207,7 +207,7 @@ func (m *Main) open(ctx context.Context) (media http.Handler, mediaOrigin string
 }
 
 // openS3 returns the bucket's storage, and the origin its URLs have.
-func openS3(ctx context.Context, c S3Config, log *slog.Logger) (*pictures3.Storage, string, error) {
+func openS3(ctx context.Context, c S3Config, log *slog.Logger) (*s3storage.Storage, string, error) {
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cmp.Or(c.Region, "us-east-1")))
 	if err != nil {
 		return nil, "", fmt.Errorf("S3 configuration: %w", err)
@@ -218,7 +218,7 @@ func openS3(ctx context.Context, c S3Config, log *slog.Logger) (*pictures3.Stora
 			o.UsePathStyle = true
 		}
 	})
-	store := &pictures3.Storage{Client: client, Bucket: c.Bucket, Prefix: c.Prefix, BaseURL: c.PublicURL}
+	store := &s3storage.Storage{Client: client, Bucket: c.Bucket, Prefix: c.Prefix, BaseURL: c.PublicURL}
 	u, err := url.Parse(store.URL("x.jpeg"))
 	if err != nil || u.Host == "" {
 		return nil, "", fmt.Errorf("S3: cannot make URLs of bucket %q (endpoint %q, public URL %q)", c.Bucket, c.Endpoint, c.PublicURL)
@@ -267,7 +267,14 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 
-	m.server = newServer(db, m.post, m.avatar, media, mediaOrigin, log, m.cfg.BcryptCost, !m.cfg.NoPageCache)
+	m.server, err = newServer(ServerConfig{
+		DB: db, Post: m.post, Avatar: m.avatar,
+		Media: media, MediaOrigin: mediaOrigin,
+		Logger: log, BcryptCost: m.cfg.BcryptCost, CachePages: !m.cfg.NoPageCache,
+	})
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", m.cfg.Addr)
 	if err != nil {
 		return err
@@ -288,8 +295,8 @@ func (m *Main) Run(ctx context.Context) error {
 	// Start the AVIF encoders now, so the first upload does not wait for
 	// their set-up (a few seconds of CPU with the WebAssembly backend).
 	go func() {
-		if err := pipeline.StartAVIFWorkers(context.WithoutCancel(ctx)); err != nil {
-			log.Warn("instagram: starting the AVIF workers", "err", err)
+		if err := encoder.Start(context.WithoutCancel(ctx)); err != nil {
+			log.Warn("instagram: starting the AVIF encoder processes", "err", err)
 		}
 	}()
 
@@ -346,8 +353,8 @@ func (m *Main) RunWorker(ctx context.Context) error {
 	if _, _, err := m.open(ctx); err != nil {
 		return err
 	}
-	if err := pipeline.StartAVIFWorkers(ctx); err != nil {
-		m.cfg.Logger.Warn("instagram: starting the AVIF workers", "err", err)
+	if err := encoder.Start(ctx); err != nil {
+		m.cfg.Logger.Warn("instagram: starting the AVIF encoder processes", "err", err)
 	}
 	if err := m.queue.Start(context.WithoutCancel(ctx)); err != nil {
 		return err

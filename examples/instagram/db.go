@@ -22,7 +22,7 @@ import (
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
 
 	"github.com/gopictures/pictures"
-	picturesriver "github.com/gopictures/pictures/processor/river"
+	"github.com/gopictures/pictures/processor/riverprocessor"
 )
 
 //go:embed schema.sql
@@ -155,7 +155,7 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 		if _, err := conn.Exec(ctx, schemaPostgres); err != nil {
 			return fmt.Errorf("creating the schema: %w", err)
 		}
-		return picturesriver.Migrate(ctx, pool)
+		return riverprocessor.Migrate(ctx, pool)
 	}()
 	if err != nil {
 		pool.Close()

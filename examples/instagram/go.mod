@@ -7,9 +7,9 @@ require (
 	github.com/aws/aws-sdk-go-v2/config v1.33.14
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.114.7
 	github.com/chromedp/chromedp v0.22.1
-	github.com/gopictures/pictures v0.0.0
-	github.com/gopictures/pictures/processor/river v0.0.0
-	github.com/gopictures/pictures/storage/s3 v0.0.0
+	github.com/gopictures/pictures v0.1.0
+	github.com/gopictures/pictures/processor/riverprocessor v0.1.0
+	github.com/gopictures/pictures/storage/s3storage v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/stretchr/testify v1.12.1
 	golang.org/x/crypto v0.58.0
@@ -63,13 +63,3 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
 )
-
-replace github.com/gopictures/pictures => ../..
-
-// A test-only dependency of modernc.org/sqlite that the module proxy here
-// refuses at its required version.
-replace github.com/google/pprof => github.com/google/pprof v0.0.0-20260906184651-6331bc6350fe
-
-replace github.com/gopictures/pictures/processor/river => ../../processor/river
-
-replace github.com/gopictures/pictures/storage/s3 => ../../storage/s3

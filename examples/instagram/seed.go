@@ -20,8 +20,9 @@ import (
 
 // The demo: a few users with avatars and bios who follow each other, and
 // generated photographs of varied sizes and orientations with captions,
-// likes and comments. Everything goes through the same code as real
-// uploads.
+// likes and comments. Pictures are checked and stored as real uploads are
+// (Upload) and recorded in their rows, then scheduled once every row exists,
+// newest first (with PostgreSQL, each job is enqueued with its row).
 
 const demoPassword = "pictures"
 
@@ -133,7 +134,6 @@ func seedDemo(ctx context.Context, m *Main) error {
 		return genErr
 	}
 	var posts []pictures.Picture
-	var postIDs []int64
 	for i, data := range photos {
 		author := demoUsers[rng.IntN(len(demoUsers))].username
 		p, err := m.post.Upload(ctx, bytes.NewReader(data), fmt.Sprintf("IMG_%04d.JPG", 1000+i))
@@ -146,7 +146,6 @@ func seedDemo(ctx context.Context, m *Main) error {
 			return err
 		}
 		posts = append(posts, p)
-		postIDs = append(postIDs, id)
 		for _, u := range demoUsers {
 			if rng.IntN(3) == 0 {
 				if _, _, err := db.ToggleLike(ctx, ids[u.username], id); err != nil {
@@ -165,6 +164,9 @@ func seedDemo(ctx context.Context, m *Main) error {
 	fmt.Printf("  demo: %d users, %d posts; log in as %q with password %q\n\n", len(demoUsers), len(posts), demoUsers[0].username, demoPassword)
 	log.Info("instagram: demo seeded; generating variants in the background", "posts", len(posts), "took", time.Since(start).Round(time.Millisecond))
 
+	if db.EnqueuesJobs() {
+		return nil // each picture's job was enqueued with its row
+	}
 	// Newest first: the top of the feed is ready first.
 	for _, p := range avatars {
 		if err := m.avatar.Schedule(ctx, p); err != nil {
