@@ -70,6 +70,17 @@
 // stripped JPEG rendition, never the uploaded original. json.Marshal of a
 // Picture gives every variant URL per ratio and format, for APIs.
 //
+// # What runs in the background
+//
+// Nothing starts before it is used. A field without a Processor uses
+// DefaultProcessor: a processor.Pool of GOMAXPROCS goroutines started on the
+// first upload, which Shutdown drains. AVIF is encoded by package encoder:
+// in child processes of the program's own binary when main calls
+// encoder.Init first (the only environment variable read,
+// PICTURES_ENCODER_PROCESS, marks such a child), in this process otherwise;
+// encoder.Stop ends them. Decoding is bounded process-wide by a pixel budget
+// (SetPixelBudget).
+//
 // # Storage
 //
 // Originals and variants live in a Storage: a local directory by default
