@@ -37,7 +37,7 @@ type RenderOptions struct {
 
 // reservedArgs are the helper's argument names that are not breakpoints.
 var reservedArgs = map[string]bool{
-	"alt": true, "ratio": true, "container": true, "layout": true,
+	"alt": true, "ratio": true, "container": true, "layout": true, "priority": true,
 	"loading": true, "decoding": true, "fetchpriority": true,
 }
 
@@ -50,11 +50,15 @@ var imgShorthands = map[string]bool{"loading": true, "decoding": true, "fetchpri
 //
 //   - picture renders a <picture> element (see Render):
 //     {{picture .Post.Image "alt" .Post.Caption "ratio" "1/1" "xs" 4 "loading" "lazy"}}
+//   - picture_preload renders, from the same arguments, the
+//     <link rel="preload"> of the page's largest picture, for <head>
+//     (see Preload):
+//     {{picture_preload .Post.Image "layout" "post" "alt" .Post.Caption "priority" true}}
 //   - picture_url returns the URL of one variant (see URL), for places
 //     without <picture>, such as e-mails and og:image:
 //     {{picture_url .Post.Image "1/1" "JPEG" 600}}
 func FuncMap() template.FuncMap {
-	return template.FuncMap{"picture": Render, "picture_url": URL}
+	return template.FuncMap{"picture": Render, "picture_preload": Preload, "picture_url": URL}
 }
 
 // Render renders the <picture> element of p from its stored value and the
@@ -72,6 +76,10 @@ func FuncMap() template.FuncMap {
 //     defaults to the field's.
 //   - a breakpoint name ("xs", "s", ...): the grid columns the picture spans
 //     from that breakpoint up (see Layout).
+//   - "priority" true: the picture is the page's largest content (its
+//     Largest Contentful Paint): loading="eager" and fetchpriority="high";
+//     render the matching preload link in <head> with Preload. It excludes
+//     "loading" "lazy".
 //   - "img_<attr>" and "picture_<attr>": extra attributes of <img> and
 //     <picture>; "loading", "decoding" and "fetchpriority" need no prefix.
 //     true renders a bare attribute, false omits it.
@@ -103,6 +111,87 @@ func Render(p Picture, args ...any) (template.HTML, error) {
 		return "", err
 	}
 	return c.render(&p, &a)
+}
+
+// Preload renders the <link rel="preload" as="image"> elements that make
+// the browser start, from <head>, the download the <picture> rendered by
+// Render with the same arguments will use: with the same imagesrcset and
+// imagesizes as its first <source>, so both pick the same candidate, and
+// a type attribute, so a browser that cannot decode the format skips the
+// link (and then downloads what the <picture> gives it). An art-directed
+// layout gets one link per viewport range, each with the media of its
+// range only. Until the picture's variants exist, or for a zero Picture,
+// it renders nothing: the <img> then shows the inline preview.
+//
+// Use it for the page's largest picture, rendered with "priority" true:
+//
+//	<head>{{picture_preload .Post.Image "layout" "post" "alt" "" "priority" true}}</head>
+//	…{{picture .Post.Image "layout" "post" "alt" .Post.Caption "priority" true}}
+//
+// Preload does no I/O.
+func Preload(p Picture, args ...any) (template.HTML, error) {
+	if p.IsZero() {
+		return "", nil
+	}
+	c, err := lookup(p.Field)
+	if err != nil {
+		return "", err
+	}
+	var a renderArgs
+	a.img = a.imgBuf[:0]
+	a.pic = a.picBuf[:0]
+	if err := a.parse(c, args); err != nil {
+		return "", err
+	}
+	if c.field.Placeholders {
+		return "", nil // placeholders are drawn on request, and cheap
+	}
+	_, ranges, err := c.ranges(&a, nil)
+	if err != nil {
+		return "", err
+	}
+	sizes := c.sizesOf(&a, nil)
+	var b []byte
+	for i := len(ranges) - 1; i >= 0; i-- {
+		rr := c.ratios[ranges[i].ratio]
+		urls := c.variantURLs(&p, rr)
+		for _, t := range c.types {
+			ws := p.widths(rr, t.Name)
+			if len(ws) == 0 {
+				continue
+			}
+			b = append(b, `<link rel="preload" as="image" type="`...)
+			b = append(b, t.MIME...)
+			b = append(b, `" imagesrcset="`...)
+			b = appendSrcset(b, &urls, t, ws)
+			b = append(b, `" imagesizes="`...)
+			b = append(b, sizes...)
+			b = append(b, '"')
+			if len(ranges) > 1 {
+				b = append(b, ` media="`...)
+				if i > 0 {
+					b = append(b, "(min-width: "...)
+					b = strconv.AppendInt(b, int64(ranges[i].lo), 10)
+					b = append(b, "px)"...)
+				}
+				if i < len(ranges)-1 {
+					if i > 0 {
+						b = append(b, " and "...)
+					}
+					b = append(b, "(max-width: "...)
+					b = appendNumber(b, ranges[i].hi-0.02, 2)
+					b = append(b, "px)"...)
+				}
+				b = append(b, '"')
+			}
+			if a.priority {
+				b = append(b, ` fetchpriority="high"`...)
+			}
+			b = append(b, '>')
+			break // the first format with variants is the one browsers take
+		}
+	}
+	return template.HTML(b), nil
 }
 
 // HTML renders p like Render, from options instead of template arguments.
@@ -147,6 +236,7 @@ type renderArgs struct {
 	layout    *compiledLayout
 	container int // 0: the field's
 	hasCols   bool
+	priority  bool
 	cols      [maxBreakpoints]int
 	img, pic  []Attr
 	imgBuf    [4]Attr
@@ -186,6 +276,12 @@ func (a *renderArgs) parse(c *compiled, args []any) error {
 				return err
 			}
 			a.layout = l
+		case name == "priority":
+			b, ok := v.(bool)
+			if !ok {
+				return fmt.Errorf("%w: priority is a %T, want true or false", ErrInvalidArgument, v)
+			}
+			a.priority = b
 		case name == "container":
 			if s, ok := v.(string); ok && s == "fluid" {
 				a.container = Fluid
@@ -221,6 +317,18 @@ func (a *renderArgs) parse(c *compiled, args []any) error {
 	}
 	if !a.hasAlt {
 		return fmt.Errorf(`%w: missing "alt" (describe the picture, or pass "alt" "" if it is decorative)`, ErrInvalidArgument)
+	}
+	if a.priority {
+		for _, at := range a.img {
+			if s, _ := at.Value.(string); at.Name == "loading" && strings.EqualFold(s, "lazy") {
+				return fmt.Errorf(`%w: "priority" true excludes "loading" "lazy"`, ErrInvalidArgument)
+			}
+		}
+		for _, at := range []Attr{{"loading", "eager"}, {"fetchpriority", "high"}} {
+			if !slices.ContainsFunc(a.img, func(x Attr) bool { return x.Name == at.Name }) {
+				a.img = append(a.img, at)
+			}
+		}
 	}
 	if a.layout != nil && (a.container != 0 || a.hasCols) {
 		return fmt.Errorf(`%w: layout %q sets the widths; drop "container" and the breakpoint arguments`, ErrInvalidArgument, a.layout.name)
@@ -286,29 +394,46 @@ func intValue(v any) (int, bool) {
 	return 0, false
 }
 
-func (c *compiled) render(p *Picture, a *renderArgs) (template.HTML, error) {
+// ranges returns the call's ratio and the viewport ranges with the ratio
+// each shows: one range, unless an art-directed layout shows several.
+func (c *compiled) ranges(a *renderArgs, dst []segment) (Ratio, []segment, error) {
 	var r Ratio
 	var err error
 	if a.layout == nil || !a.layout.fixed || a.hasRatio {
 		if r, err = c.declaredRatio(a.ratio); err != nil {
-			return "", err
+			return r, nil, err
 		}
 	}
-	// The viewport ranges and the ratio each shows: one range, unless an
-	// art-directed layout shows several.
-	var rangeBuf [maxBreakpoints + 1]segment
-	ranges := rangeBuf[:0]
 	if l := a.layout; l != nil {
 		if a.hasRatio && l.fixed {
-			return "", fmt.Errorf("%w: layout %q sets the ratio at every breakpoint; drop \"ratio\"", ErrInvalidArgument, l.name)
+			return r, nil, fmt.Errorf("%w: layout %q sets the ratio at every breakpoint; drop \"ratio\"", ErrInvalidArgument, l.name)
 		}
 		ri := slices.Index(c.ratios, r)
 		if !l.fixed && !l.choices[ri] {
-			return "", fmt.Errorf("%w: layout %q does not show ratio %q (its RatioChoices)", ErrUnknownRatio, l.name, a.ratio)
+			return r, nil, fmt.Errorf("%w: layout %q does not show ratio %q (its RatioChoices)", ErrUnknownRatio, l.name, a.ratio)
 		}
-		ranges = l.ratioRanges(ri, ranges)
-	} else {
-		ranges = append(ranges, segment{ratio: slices.Index(c.ratios, r)})
+		return r, l.ratioRanges(ri, dst), nil
+	}
+	return r, append(dst, segment{ratio: slices.Index(c.ratios, r), hi: math.Inf(1)}), nil
+}
+
+// sizesOf appends the call's sizes value to dst.
+func (c *compiled) sizesOf(a *renderArgs, dst []byte) []byte {
+	if a.layout != nil {
+		return append(dst, a.layout.sizes...)
+	}
+	container := a.container
+	if container == 0 {
+		container = c.container
+	}
+	return appendSizes(dst, c.breakpoints, a.cols[:len(c.breakpoints)], c.grid, container)
+}
+
+func (c *compiled) render(p *Picture, a *renderArgs) (template.HTML, error) {
+	var rangeBuf [maxBreakpoints + 1]segment
+	r, ranges, err := c.ranges(a, rangeBuf[:0])
+	if err != nil {
+		return "", err
 	}
 	lazy := false
 	ownSize := true
@@ -341,17 +466,8 @@ func (c *compiled) render(p *Picture, a *renderArgs) (template.HTML, error) {
 		view.Variants, _ = c.variants(p.Width, p.Height)
 		p = &view
 	}
-	var sizes []byte
 	var sizesBuf [512]byte
-	if a.layout != nil {
-		sizes = append(sizesBuf[:0], a.layout.sizes...)
-	} else {
-		container := a.container
-		if container == 0 {
-			container = c.container
-		}
-		sizes = appendSizes(sizesBuf[:0], c.breakpoints, a.cols[:len(c.breakpoints)], c.grid, container)
-	}
+	sizes := c.sizesOf(a, sizesBuf[:0])
 	art := len(ranges) > 1
 	// Widest range first: browsers take the first <source> whose media
 	// matches, and the narrowest range needs none.
@@ -431,15 +547,7 @@ func (s *sourceAttrs) append(b []byte, urls *variantURLs, t FileType, ws []int) 
 	b = append(b, ` type="`...)
 	b = append(b, t.MIME...)
 	b = append(b, `" srcset="`...)
-	for i, w := range ws {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = urls.append(b, w, t.Ext, true)
-		b = append(b, ' ')
-		b = strconv.AppendInt(b, int64(w), 10)
-		b = append(b, 'w')
-	}
+	b = appendSrcset(b, urls, t, ws)
 	b = append(b, `" sizes="`...)
 	if s.lazy {
 		b = append(b, "auto, "...)
@@ -450,6 +558,20 @@ func (s *sourceAttrs) append(b []byte, urls *variantURLs, t FileType, ws []int) 
 		b = appendSize(b, s.w, s.h)
 	}
 	return append(b, '>')
+}
+
+// appendSrcset appends the srcset candidates of widths ws in type t.
+func appendSrcset(b []byte, urls *variantURLs, t FileType, ws []int) []byte {
+	for i, w := range ws {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = urls.append(b, w, t.Ext, true)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(w), 10)
+		b = append(b, 'w')
+	}
+	return b
 }
 
 func appendSize(b []byte, w, h int) []byte {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"html/template"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -471,6 +473,53 @@ func TestPictureJSONLayouts(t *testing.T) {
 	assert.ErrorIs(t, err, ErrUnknownLayout)
 	_, err = p.JSON(JSONOptions{Ratios: []string{"16/9"}})
 	assert.ErrorIs(t, err, ErrUnknownRatio)
+}
+
+// TestPreload checks that the preload links list exactly the candidates and
+// sizes of the <source> the browser will use, per viewport range, and that
+// "priority" makes the picture eager and high priority.
+func TestPreload(t *testing.T) {
+	f := registered(t, instagramLayouts)
+	p := processed(t, f, "posts/2026/11/k3j.jpeg", 4032, 3024)
+	srcsets := regexp.MustCompile(`srcset="([^"]*)" sizes="([^"]*)"`)
+	links := regexp.MustCompile(`imagesrcset="([^"]*)" imagesizes="([^"]*)"`)
+	for _, args := range [][]any{
+		{"layout", "feed", "alt", "A", "priority", true},
+		{"layout", "post", "alt", "A", "priority", true},
+		{"alt", "A", "ratio", "1/1", "xs", 1, "priority", true},
+	} {
+		pic, err := Render(p, args...)
+		require.NoError(t, err)
+		pre, err := Preload(p, args...)
+		require.NoError(t, err)
+		name := fmt.Sprint(args[:2]...)
+		golden(t, filepath.Join("render", "preload_"+strings.NewReplacer(" ", "_", "/", "_").Replace(name)+".html"), []byte(string(pre)+"\n"+string(pic)+"\n"))
+		assert.Contains(t, string(pic), `loading="eager" fetchpriority="high"`)
+		var want [][]string
+		for _, m := range srcsets.FindAllStringSubmatch(string(pic), -1) {
+			if !strings.Contains(m[1], ".jpeg") { // AVIF sources: what preload names
+				want = append(want, m[1:])
+			}
+		}
+		var got [][]string
+		for _, m := range links.FindAllStringSubmatch(string(pre), -1) {
+			got = append(got, m[1:])
+		}
+		assert.Equal(t, want, got, "%v: the links preload what the sources offer", args)
+	}
+	post, err := Preload(p, "layout", "post", "alt", "", "priority", true)
+	require.NoError(t, err)
+	assert.Contains(t, string(post), `media="(min-width: 768px)"`)
+	assert.Contains(t, string(post), `media="(max-width: 767.98px)"`, "each link only for its range: one download")
+
+	pending := Picture{Field: f.Name, Key: "posts/new.jpeg", Width: 4032, Height: 3024}
+	none, err := Preload(pending, "layout", "feed", "alt", "", "priority", true)
+	require.NoError(t, err)
+	assert.Empty(t, none, "nothing to preload before the variants exist")
+	_, err = Render(p, "layout", "tile", "alt", "", "priority", true, "loading", "lazy")
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	_, err = Render(p, "layout", "tile", "alt", "", "priority", "yes")
+	assert.ErrorIs(t, err, ErrInvalidArgument)
 }
 
 func TestRenderLayoutErrors(t *testing.T) {
