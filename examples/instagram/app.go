@@ -78,9 +78,19 @@ const (
 	userAvatar = "user.avatar"
 )
 
-// newPostImage is the field of post photos: the original ratio, 1/1 (grids)
-// and 4/5 (tall photos in the feed), laid out on a 3-column grid in a
-// 935 px container, for screens of density 1, 2 and 3.
+// newPostImage is the field of post photos: the original ratio, 1/1 (grid
+// tiles) and 4/5 (tall photos in the feed, and every photo of a post page
+// on a phone), on a 3-column grid in a 935 px container, for screens of
+// density 1, 2 and 3. Its layouts are the pages' widths (static/app.css
+// paints exactly their sizes):
+//
+//   - "feed": the feed column, all 3 columns below 768 px and 2 of 3 from
+//     768 px; the template picks 4/5 for tall photos (feedRatio) and the
+//     original ratio otherwise;
+//   - "post": the photo of a post page, the same width; art direction
+//     shows a 4/5 crop on phones and the whole photo from 768 px;
+//   - "tile": a square of the explore and profile grids, one column of
+//     three with 5 px gaps.
 func newPostImage() *pictures.PictureField {
 	return &pictures.PictureField{
 		Name:           postImage,
@@ -88,27 +98,33 @@ func newPostImage() *pictures.PictureField {
 		ContainerWidth: 935,
 		GridColumns:    3,
 		PixelDensities: []int{1, 2, 3},
-		FileTypes:      []string{"AVIF"},
-		UploadTo:       "posts/%Y/%m/%d",
-		MinWidth:       320, MinHeight: 320,
+		Layouts: map[string]pictures.Layout{
+			"feed": {Columns: map[string]int{"xs": 3, "s": 2}, RatioChoices: []string{"", "4/5"}},
+			"post": {Columns: map[string]int{"xs": 3, "s": 2}, Ratios: map[string]string{"xs": "4/5", "s": ""}},
+			"tile": {Columns: map[string]int{"xs": 1}, Gutter: 5, Ratios: map[string]string{"xs": "1/1"}},
+		},
+		FileTypes: []string{"AVIF"},
+		UploadTo:  "posts/%Y/%m/%d",
+		MinWidth:  320, MinHeight: 320,
 		MaxWidth: 8192, MaxHeight: 8192,
 	}
 }
 
-// newUserAvatar is the field of avatars. Avatars are small and fixed in
-// size, so its "grid" is 5 columns of 32 px in a 160 px container: one
-// column is the 32 px avatar of the feed, three the 96 px one of a profile
-// on a phone, five the 160 px one on a wider screen.
+// newUserAvatar is the field of avatars, square and of fixed CSS widths:
+// "small", 32 px (feed cards, comments, the top bar), and "large", the
+// profile photo, 96 px on phones and 160 px from 768 px.
 func newUserAvatar() *pictures.PictureField {
 	return &pictures.PictureField{
 		Name:           userAvatar,
 		AspectRatios:   []string{"1/1"},
-		ContainerWidth: 160,
-		GridColumns:    5,
 		PixelDensities: []int{1, 2, 3},
-		FileTypes:      []string{"AVIF"},
-		UploadTo:       "avatars/%Y/%m",
-		MinWidth:       150, MinHeight: 150,
+		Layouts: map[string]pictures.Layout{
+			"small": {Widths: map[string]int{"xs": 32}},
+			"large": {Widths: map[string]int{"xs": 96, "s": 160}},
+		},
+		FileTypes: []string{"AVIF"},
+		UploadTo:  "avatars/%Y/%m",
+		MinWidth:  150, MinHeight: 150,
 		MaxWidth: 4096, MaxHeight: 4096,
 	}
 }
@@ -348,7 +364,7 @@ func (m *Main) catchUp(ctx context.Context) {
 // works picture jobs until Close. It serves nothing.
 func (m *Main) RunWorker(ctx context.Context) error {
 	if m.cfg.DatabaseURL == "" {
-		return errors.New("a worker needs the PostgreSQL database of the web process (-database or INSTAGRAM_DATABASE_URL)")
+		return errors.New("a worker needs the PostgreSQL database of the web process (-database or INSTAGRAM_DATABASE)")
 	}
 	if _, _, err := m.open(ctx); err != nil {
 		return err
