@@ -70,8 +70,8 @@ func FuncMap() template.FuncMap {
 //     breakpoint (art direction). It excludes "container" and breakpoint
 //     arguments.
 //   - "ratio": one of the field's declared aspect ratios; "" (the default)
-//     is the original ratio. With a layout, it applies where the layout
-//     sets no ratio.
+//     is the original ratio, or a field's only ratio. With a layout, it
+//     applies where the layout sets no ratio.
 //   - "container": the container width in CSS pixels, or "fluid";
 //     defaults to the field's.
 //   - a breakpoint name ("xs", "s", ...): the grid columns the picture spans
@@ -399,7 +399,10 @@ func intValue(v any) (int, bool) {
 func (c *compiled) ranges(a *renderArgs, dst []segment) (Ratio, []segment, error) {
 	var r Ratio
 	var err error
-	if a.layout == nil || !a.layout.fixed || a.hasRatio {
+	switch {
+	case !a.hasRatio && len(c.ratios) == 1:
+		r = c.ratios[0] // a field of one ratio needs no "ratio"
+	case a.layout == nil || !a.layout.fixed || a.hasRatio:
 		if r, err = c.declaredRatio(a.ratio); err != nil {
 			return r, nil, err
 		}
@@ -431,7 +434,7 @@ func (c *compiled) sizesOf(a *renderArgs, dst []byte) []byte {
 
 func (c *compiled) render(p *Picture, a *renderArgs) (template.HTML, error) {
 	var rangeBuf [maxBreakpoints + 1]segment
-	r, ranges, err := c.ranges(a, rangeBuf[:0])
+	_, ranges, err := c.ranges(a, rangeBuf[:0])
 	if err != nil {
 		return "", err
 	}
@@ -496,7 +499,7 @@ func (c *compiled) render(p *Picture, a *renderArgs) (template.HTML, error) {
 			}
 		}
 	}
-	r = c.ratios[ranges[0].ratio]
+	r := c.ratios[ranges[0].ratio]
 	width, height := r.CropSize(p.Width, p.Height)
 	b = append(b, `<img src="`...)
 	switch fw := c.fallbackWidth(r, p.widths(r, jpegType.Name)); {

@@ -522,6 +522,17 @@ func TestPreload(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalidArgument)
 }
 
+func TestRenderOnlyRatio(t *testing.T) {
+	f := registered(t, PictureField{AspectRatios: []string{"1/1"}, PixelDensities: []int{1, 2, 3}, Layouts: appAvatarLayouts})
+	p := processed(t, f, "avatars/a.jpeg", 400, 300)
+	got, err := Render(p, "layout", "small", "alt", "")
+	require.NoError(t, err, "a field of one ratio needs no ratio argument")
+	want, err := Render(p, "layout", "small", "alt", "", "ratio", "1/1")
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	assert.Contains(t, string(got), `width="300" height="300"`)
+}
+
 func TestRenderLayoutErrors(t *testing.T) {
 	f := registered(t, instagramLayouts)
 	p := processed(t, f, "posts/a.jpeg", 4032, 3024)
