@@ -9,52 +9,67 @@ import (
 // two and a half 12-megapixel photos at once.
 const DefaultPixelBudget = 32_000_000
 
-// The pixel budget bounds the memory of the uploads being checked across
-// the process: every decode in Save first reserves its width x height in
-// pixels, and waits while the budget is spent. A single image larger than
-// the whole budget waits for all others to finish, then runs alone. Jobs
-// are not counted: their Processor bounds them (a processor.Pool runs
-// GOMAXPROCS at once by default).
-var pixels = struct {
+// The pixel budgets bound the memory of decoded images across the
+// process: every decode first reserves its width x height in pixels, and
+// waits while its budget is spent. Uploads being checked (Save, Upload)
+// and jobs' originals (Process, Run; a job keeps its reservation until its
+// last variant is encoded) have a budget each, so that an upload never
+// waits behind the jobs of earlier uploads, and the memory of both is
+// bounded. A single image larger than a whole budget waits for the others
+// of its kind to finish, then runs alone.
+type pixelBudget struct {
 	sync.Mutex
 	budget, used int
 	changed      chan struct{} // closed and replaced whenever used drops
-}{budget: DefaultPixelBudget, changed: make(chan struct{})}
-
-// SetPixelBudget sets the process-wide budget of decoded pixels. Each
-// costs about 7 bytes while an image is decoded (the decoder's own buffer,
-// the 4-byte RGBA image, the pyramid that resizing builds); the default,
-// DefaultPixelBudget, is about 220 MB of decoding at once.
-func SetPixelBudget(n int) {
-	pixels.Lock()
-	defer pixels.Unlock()
-	pixels.budget = max(1, n)
-	close(pixels.changed)
-	pixels.changed = make(chan struct{})
 }
 
-// acquirePixels reserves n pixels of the budget, waiting until they are
-// free or ctx ends. The returned function gives them back.
+var (
+	uploadPixels = &pixelBudget{budget: DefaultPixelBudget, changed: make(chan struct{})}
+	jobPixels    = &pixelBudget{budget: DefaultPixelBudget, changed: make(chan struct{})}
+)
+
+// SetPixelBudget sets the process-wide budgets of decoded pixels, n for
+// the uploads being checked and n for the jobs. Each pixel costs about 7
+// bytes while an image is decoded (the decoder's own buffer, the 4-byte
+// RGBA image, the pyramid that resizing builds); the default,
+// DefaultPixelBudget, is about 220 MB of each at once.
+func SetPixelBudget(n int) {
+	for _, p := range []*pixelBudget{uploadPixels, jobPixels} {
+		p.Lock()
+		p.budget = max(1, n)
+		close(p.changed)
+		p.changed = make(chan struct{})
+		p.Unlock()
+	}
+}
+
+// acquirePixels reserves n pixels of the upload budget; see acquire.
 func acquirePixels(ctx context.Context, n int) (release func(), err error) {
+	return uploadPixels.acquire(ctx, n)
+}
+
+// acquire reserves n pixels of the budget, waiting until they are free or
+// ctx ends. The returned function gives them back.
+func (p *pixelBudget) acquire(ctx context.Context, n int) (release func(), err error) {
 	for {
-		pixels.Lock()
-		n := min(n, pixels.budget)
-		if pixels.used == 0 || pixels.used+n <= pixels.budget {
-			pixels.used += n
-			pixels.Unlock()
+		p.Lock()
+		n := min(n, p.budget)
+		if p.used == 0 || p.used+n <= p.budget {
+			p.used += n
+			p.Unlock()
 			var once sync.Once
 			return func() {
 				once.Do(func() {
-					pixels.Lock()
-					pixels.used -= n
-					close(pixels.changed)
-					pixels.changed = make(chan struct{})
-					pixels.Unlock()
+					p.Lock()
+					p.used -= n
+					close(p.changed)
+					p.changed = make(chan struct{})
+					p.Unlock()
 				})
 			}, nil
 		}
-		changed := pixels.changed
-		pixels.Unlock()
+		changed := p.changed
+		p.Unlock()
 		select {
 		case <-changed:
 		case <-ctx.Done():

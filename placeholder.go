@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,11 +25,14 @@ import (
 // placeholders, and that fields with Placeholders set link to.
 const PlaceholderPath = "/_pictures/"
 
-// Placeholder limits: nobody needs a larger placeholder, and drawing one
-// must stay cheap.
+// Placeholder limits: nobody needs a larger placeholder or a longer label,
+// and a handler mounted on a public site must stay cheap whatever is asked
+// of it: it draws GOMAXPROCS placeholders at once (other requests wait),
+// and keeps the most recent drawings up to a total size.
 const (
-	maxPlaceholderSide = 4096
-	placeholderCache   = 128
+	maxPlaceholderSide  = 4096
+	maxPlaceholderAlt   = 200 // bytes
+	placeholderCacheMax = 16 << 20
 )
 
 // appendPlaceholderURL appends the placeholder URL of one variant:
@@ -55,70 +59,96 @@ func appendPlaceholderURL(b []byte, alt string, r Ratio, w int, ext string) []by
 // labelled with the alt text and the size. Fields with Placeholders set
 // link to it, so pages render during development without any processed
 // file. Mount it at PlaceholderPath. Responses are cached (by browsers for
-// a year, and here for the most recent drawings).
+// a year, and here for the most recent drawings, up to 16 MB). It draws
+// GOMAXPROCS placeholders at once, up to 4096 pixels a side, so that it
+// stays cheap if it is left mounted on a public site.
 func PlaceholderHandler() http.Handler {
-	var mu sync.Mutex
-	cache := map[string][]byte{}
-	var order []string
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	return &placeholderHandler{draws: make(chan struct{}, runtime.GOMAXPROCS(0)), cache: map[string][]byte{}}
+}
+
+type placeholderHandler struct {
+	draws chan struct{} // placeholders being drawn
+
+	mu    sync.Mutex
+	cache map[string][]byte
+	order []string
+	bytes int // of the cache's keys and bodies
+}
+
+func (h *placeholderHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	// Split the escaped path: the alt text may hold an escaped "/".
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), PlaceholderPath)
+	parts := strings.Split(rest, "/")
+	if !ok || len(parts) != 3 {
+		http.NotFound(w, r)
+		return
+	}
+	alt, err := url.PathUnescape(parts[0])
+	if err != nil || len(alt) > maxPlaceholderAlt {
+		http.NotFound(w, r)
+		return
+	}
+	rw, rh, ok1 := parseRatioWxH(parts[1])
+	width, typ, ok2 := parseVariantName(parts[2])
+	if !ok1 || !ok2 || width < 1 || width > maxPlaceholderSide {
+		http.NotFound(w, r)
+		return
+	}
+	height := int(int64(width) * int64(rh) / int64(rw))
+	if height < 1 || height > maxPlaceholderSide {
+		http.NotFound(w, r)
+		return
+	}
+	id := r.URL.Path
+	h.mu.Lock()
+	body, hit := h.cache[id]
+	h.mu.Unlock()
+	if !hit {
+		select {
+		case h.draws <- struct{}{}:
+		case <-r.Context().Done():
 			return
 		}
-		// Split the escaped path: the alt text may hold an escaped "/".
-		rest, ok := strings.CutPrefix(r.URL.EscapedPath(), PlaceholderPath)
-		parts := strings.Split(rest, "/")
-		if !ok || len(parts) != 3 {
-			http.NotFound(w, r)
-			return
-		}
-		alt, err := url.PathUnescape(parts[0])
+		var buf bytes.Buffer
+		opts := pipeline.Encoding{AVIFQuality: 40, AVIFSpeed: 10}
+		err := pipeline.Encode(r.Context(), &buf, typ.Name, drawPlaceholder(alt, width, height), opts)
+		<-h.draws
 		if err != nil {
-			http.NotFound(w, r)
+			http.Error(w, "cannot draw placeholder", http.StatusInternalServerError)
 			return
 		}
-		rw, rh, ok1 := parseRatioWxH(parts[1])
-		width, typ, ok2 := parseVariantName(parts[2])
-		if !ok1 || !ok2 || width < 1 || width > maxPlaceholderSide {
-			http.NotFound(w, r)
-			return
-		}
-		height := int(int64(width) * int64(rh) / int64(rw))
-		if height < 1 || height > maxPlaceholderSide {
-			http.NotFound(w, r)
-			return
-		}
-		id := r.URL.Path
-		mu.Lock()
-		body, hit := cache[id]
-		mu.Unlock()
-		if !hit {
-			var buf bytes.Buffer
-			opts := pipeline.Encoding{AVIFQuality: 40, AVIFSpeed: 10}
-			if err := pipeline.Encode(r.Context(), &buf, typ.Name, drawPlaceholder(alt, width, height), opts); err != nil {
-				http.Error(w, "cannot draw placeholder", http.StatusInternalServerError)
-				return
-			}
-			body = buf.Bytes()
-			mu.Lock()
-			if _, dup := cache[id]; !dup {
-				cache[id] = body
-				order = append(order, id)
-				if len(order) > placeholderCache {
-					delete(cache, order[0])
-					order = order[1:]
-				}
-			}
-			mu.Unlock()
-		}
-		w.Header().Set("Content-Type", typ.MIME)
-		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		if r.Method == http.MethodGet {
-			w.Write(body)
-		}
-	})
+		body = buf.Bytes()
+		h.remember(id, body)
+	}
+	w.Header().Set("Content-Type", typ.MIME)
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	if r.Method == http.MethodGet {
+		w.Write(body)
+	}
+}
+
+// remember caches a drawing, forgetting the oldest ones beyond the
+// cache's size.
+func (h *placeholderHandler) remember(id string, body []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, dup := h.cache[id]; dup || len(body) > placeholderCacheMax/4 {
+		return
+	}
+	h.cache[id] = body
+	h.order = append(h.order, id)
+	h.bytes += len(id) + len(body)
+	for h.bytes > placeholderCacheMax {
+		h.bytes -= len(h.order[0]) + len(h.cache[h.order[0]])
+		delete(h.cache, h.order[0])
+		h.order = h.order[1:]
+	}
 }
 
 func parseRatioWxH(s string) (w, h int, ok bool) {

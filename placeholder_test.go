@@ -2,6 +2,7 @@ package pictures
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/jpeg"
 	"image/png"
@@ -9,7 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gen2brain/avif"
 	"github.com/stretchr/testify/assert"
@@ -51,6 +54,56 @@ func TestPlaceholderHandler(t *testing.T) {
 		res, _ := get(bad)
 		assert.Equal(t, 404, res.StatusCode, bad)
 	}
+}
+
+// TestPlaceholderHandlerBounds: the handler draws GOMAXPROCS placeholders
+// at once (the others wait), refuses long labels, and caches at most
+// placeholderCacheMax bytes.
+func TestPlaceholderHandlerBounds(t *testing.T) {
+	h := PlaceholderHandler().(*placeholderHandler)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for range cap(h.draws) {
+		h.draws <- struct{}{} // every drawing slot taken
+	}
+	done := make(chan int, 1)
+	go func() {
+		res, err := http.Get(srv.URL + "/_pictures/x/1x1/64w.png")
+		if err != nil {
+			done <- 0
+			return
+		}
+		res.Body.Close()
+		done <- res.StatusCode
+	}()
+	select {
+	case <-done:
+		t.Fatal("drew a placeholder while every slot was taken")
+	case <-time.After(300 * time.Millisecond):
+	}
+	<-h.draws
+	select {
+	case status := <-done:
+		assert.Equal(t, 200, status)
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not draw once a slot was free")
+	}
+	for len(h.draws) > 0 {
+		<-h.draws
+	}
+
+	res, err := http.Get(srv.URL + "/_pictures/" + strings.Repeat("x", maxPlaceholderAlt+1) + "/1x1/64w.png")
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, 404, res.StatusCode, "a label that long is refused")
+
+	body := make([]byte, 1<<20)
+	for i := range 64 {
+		h.remember(fmt.Sprintf("/_pictures/x/1x1/%dw.png", i), body)
+	}
+	assert.LessOrEqual(t, h.bytes, placeholderCacheMax)
+	assert.Greater(t, h.bytes, placeholderCacheMax/2)
+	assert.Len(t, h.cache, len(h.order))
 }
 
 func TestRenderPlaceholders(t *testing.T) {

@@ -213,8 +213,15 @@ func (c *compiled) generate(ctx context.Context, p *Picture, plan []VariantSet, 
 	if err != nil {
 		return processor.Permanent(fmt.Errorf("pictures: original %s: %w", p.Key, err))
 	}
-	// No pixel budget here: jobs are bounded by their Processor's workers,
-	// and the budget keeps uploads (Save) from waiting behind them.
+	// A job holds its decoded image, and the pyramid of its resizes, until
+	// its last encode: it reserves its pixels in the process-wide budget
+	// for that long, as uploads do (Save), so that the memory of jobs and
+	// uploads together stays bounded whatever the Processor runs at once.
+	release, err := jobPixels.acquire(ctx, info.Width*info.Height)
+	if err != nil {
+		return err
+	}
+	defer release()
 	img, err := pipeline.Decode(data, info)
 	if err != nil {
 		return processor.Permanent(fmt.Errorf("pictures: original %s: %w", p.Key, err))

@@ -68,7 +68,8 @@ func byteSize(n int64) string {
 // field's min/max size bounds are checked on the upright size; then it is
 // decoded once, to prove it is readable and to make the Picture's inline
 // preview. Every refusal is an *UploadError (usable with errors.Is and
-// errors.As) and leaves nothing in storage. The original is stored under
+// errors.As) and leaves nothing in storage. The original is stored without
+// whatever follows the end of its image (see pipeline.Trim), under
 // UploadTo with a random, collision-free name and the extension of its real
 // format; it is never published.
 //
@@ -140,6 +141,11 @@ func (c *compiled) upload(ctx context.Context, r io.Reader, filename string) (Pi
 		return Picture{}, refuse(ErrNotImage, filename, 0, 0, unreadableFeature)
 	case err != nil:
 		return Picture{}, refuse(ErrDamaged, filename, 0, 0, "is damaged or incomplete and cannot be read.")
+	}
+	// Only the image is decoded and stored: what follows its end (junk, a
+	// second file) is dropped, and its memory freed before decoding.
+	if trimmed := pipeline.Trim(data, info.Format); len(trimmed) < len(data) {
+		data = bytes.Clone(trimmed)
 	}
 	w, h := info.Upright()
 	if int64(w)*int64(h) > int64(c.maxPixels) {
