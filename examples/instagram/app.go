@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -35,6 +36,10 @@ type Config struct {
 	Demo    bool   // seed a demo into an empty database
 	Logger  *slog.Logger
 
+	// DemoPassword is the password of the demo's users. Defaults to a
+	// random one, printed once when the demo is seeded.
+	DemoPassword string
+
 	// BcryptCost is the password hashing cost. Defaults to bcrypt's
 	// default; tests lower it.
 	BcryptCost int
@@ -45,6 +50,12 @@ type Config struct {
 	MaxUploadBytes int64
 	// NoPageCache turns off the cache of rendered pages (see pageCache).
 	NoPageCache bool
+	// Limits bound what clients may cost (see Limits).
+	Limits Limits
+	// TrustedProxies are the reverse proxies, such as 127.0.0.1/32, whose
+	// Forwarded or X-Forwarded-For and X-Forwarded-Proto headers are
+	// believed (see proxy.go). Defaults to none.
+	TrustedProxies []netip.Prefix
 
 	// DatabaseURL, when set, is a PostgreSQL URL: the app's data goes
 	// there instead of DataDir's SQLite file, and pictures are processed
@@ -107,6 +118,11 @@ func newPostImage() *pictures.PictureField {
 		UploadTo:  "posts/%Y/%m/%d",
 		MinWidth:  320, MinHeight: 320,
 		MaxWidth: 8192, MaxHeight: 8192,
+		// Phones store 12 or 24 megapixels by default; more (a 48 MP
+		// mode, or a small file that declares a huge canvas) costs
+		// seconds of CPU and hundreds of MB to process, for nothing a
+		// 935 px container at 3x shows.
+		MaxPixels: 25_000_000,
 	}
 }
 
@@ -287,6 +303,7 @@ func (m *Main) Run(ctx context.Context) error {
 		DB: db, Post: m.post, Avatar: m.avatar,
 		Media: media, MediaOrigin: mediaOrigin,
 		Logger: log, BcryptCost: m.cfg.BcryptCost, CachePages: !m.cfg.NoPageCache,
+		Limits: m.cfg.Limits, TrustedProxies: m.cfg.TrustedProxies,
 	})
 	if err != nil {
 		return err
@@ -295,6 +312,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ln = newLimitListener(ln, m.cfg.Limits.withDefaults().MaxConns)
 	m.URL = "http://" + ln.Addr().String()
 	m.http = &http.Server{
 		Handler:           m.server,

@@ -297,8 +297,23 @@ func TestUploadProcessAndFeed(t *testing.T) {
 	assert.Contains(t, feed.body, `<source type="image/avif"`)
 	assert.Contains(t, feed.body, "Dandelion seeds")
 	assert.NotContains(t, feed.body, "Generating sizes")
+	// The post page is art-directed: the whole photo from 768 px, a 4/5
+	// crop below, with the sizes that the JSON gives API clients.
 	post := c.get(fmt.Sprintf("/p/%d", id))
-	assert.Contains(t, post.body, `sizes="(min-width: 0px) and (max-width: 767px) 100vw, (min-width: 768px) and (max-width: 934px) 66vw, 623px"`)
+	const postSizes = "(max-width: 767.98px) 100vw, (max-width: 934.98px) 66.6667vw, 623.33px"
+	assert.Contains(t, post.body, `<source media="(min-width: 768px)" type="image/avif"`)
+	assert.Contains(t, post.body, `sizes="`+postSizes+`" width="1600" height="900">`)
+	assert.Contains(t, post.body, `sizes="`+postSizes+`" width="720" height="900">`)
+	layouts := img["layouts"].(map[string]any)
+	assert.Equal(t, postSizes, layouts["post"].(map[string]any)["sizes"])
+	assert.Equal(t, []any{
+		map[string]any{"min_width": 768.0, "ratio": "original"},
+		map[string]any{"min_width": 0.0, "ratio": "4/5"},
+	}, layouts["post"].(map[string]any)["ranges"])
+	for name, page := range map[string]string{"feed": feed.body, "tile": c.get("/explore").body} {
+		sizes := layouts[name].(map[string]any)["sizes"].(string)
+		assert.Regexp(t, `sizes="(auto, )?`+regexp.QuoteMeta(sizes)+`"`, page, "the %s's sizes on the page and in the JSON", name)
+	}
 }
 
 func TestUploadRefusals(t *testing.T) {
@@ -523,7 +538,7 @@ func TestPagination(t *testing.T) {
 
 	explore := c.get("/explore").body
 	assert.Equal(t, PageSize, strings.Count(explore, `class="tile"`))
-	assert.Contains(t, explore, `sizes="auto, (min-width: 0px) and (max-width: 934px) 33vw, 311px"`)
+	assert.Contains(t, explore, `sizes="auto, (max-width: 934.98px) calc(33.3333vw - 3.33px), 308.33px"`)
 }
 
 // TestPageCache checks that cached pages never hide a change.

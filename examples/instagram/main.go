@@ -14,7 +14,9 @@
 // environment variable, INSTAGRAM_ and the flag's name in capitals with
 // underscores (INSTAGRAM_DATABASE, INSTAGRAM_S3_BUCKET...). With an empty
 // database the web app seeds a demo (users, follows, photographs, likes,
-// comments) and prints a demo login.
+// comments) and prints a demo login, with a random password (-demo-password
+// sets it). Behind a reverse proxy, -trusted-proxies names it: its
+// forwarded headers then give the client's address and scheme.
 package main
 
 import (
@@ -81,6 +83,8 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address")
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "directory of the SQLite file and the media (when not in PostgreSQL and S3)")
 	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "seed demo users and photos into an empty database")
+	fs.StringVar(&cfg.DemoPassword, "demo-password", "", "password of the demo users (default: a random one, printed once when the demo is seeded)")
+	fs.Var(prefixList{&cfg.TrustedProxies}, "trusted-proxies", "comma-separated addresses or networks of the reverse proxies in front of the app, such as 127.0.0.1/32: their Forwarded or X-Forwarded-For and X-Forwarded-Proto headers are believed (client address for throttling, HTTPS for Secure cookies)")
 	fs.StringVar(&cfg.DatabaseURL, "database", "", "PostgreSQL URL (postgres://user:pass@host:5432/db): data in PostgreSQL, pictures processed by workers")
 	fs.BoolVar(&cfg.Work, "work", false, "with -database, also process pictures in this web process")
 	fs.IntVar(&cfg.Workers, "workers", 0, "pictures processed at once by this process (default: the number of CPUs)")

@@ -65,7 +65,7 @@ func (s *Server) postJSON(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if errors.Is(err, ErrNotFound) {
-		http.Error(w, `{"error":"not found"}`, http.StatusNotFound)
+		jsonError(w, http.StatusNotFound, "not found")
 		return
 	}
 	s.fail(w, r, err)

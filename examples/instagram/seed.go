@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
 	"fmt"
 	"image"
 	"image/color"
@@ -10,6 +11,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,7 +26,13 @@ import (
 // (Upload) and recorded in their rows, then scheduled once every row exists,
 // newest first (with PostgreSQL, each job is enqueued with its row).
 
-const demoPassword = "pictures"
+// demoPassword returns a password for the demo's users: random, as anyone
+// who knows a published one could log in to a demo left running on a public
+// address. It reads "xxxx-xxxx-xxxx" (60 bits), to be typed from the log.
+func demoPassword() string {
+	t := strings.ToLower(crand.Text())
+	return t[0:4] + "-" + t[4:8] + "-" + t[8:12]
+}
 
 var demoUsers = []struct{ username, name, bio string }{
 	{"ada", "Ada Lovelace", "Poetical science. Analytical engines and alpine sunsets."},
@@ -70,8 +78,12 @@ func seedDemo(ctx context.Context, m *Main) error {
 	rng := rand.New(rand.NewPCG(2026, 11))
 	ids := map[string]int64{}
 	var avatars []pictures.Picture
+	password := m.cfg.DemoPassword
+	if password == "" {
+		password = demoPassword()
+	}
 	for i, u := range demoUsers {
-		hash, err := bcrypt.GenerateFromPassword([]byte(demoPassword), m.cfg.BcryptCost)
+		hash, err := bcrypt.GenerateFromPassword([]byte(password), m.cfg.BcryptCost)
 		if err != nil {
 			return err
 		}
@@ -161,7 +173,8 @@ func seedDemo(ctx context.Context, m *Main) error {
 			}
 		}
 	}
-	fmt.Printf("  demo: %d users, %d posts; log in as %q with password %q\n\n", len(demoUsers), len(posts), demoUsers[0].username, demoPassword)
+	// The one place the password is shown (it is not in the structured log).
+	fmt.Printf("  demo: %d users, %d posts; log in as %q with password %q (shown once)\n\n", len(demoUsers), len(posts), demoUsers[0].username, password)
 	log.Info("instagram: demo seeded; generating variants in the background", "posts", len(posts), "took", time.Since(start).Round(time.Millisecond))
 
 	if db.EnqueuesJobs() {

@@ -2,17 +2,20 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
-	"time"
+	"unicode"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -59,6 +62,12 @@ type ServerConfig struct {
 	// CachePages keeps rendered pages for a few seconds (see pageCache).
 	// Defaults to off.
 	CachePages bool
+	// Limits bound what clients may cost (see Limits).
+	Limits Limits
+	// TrustedProxies are the reverse proxies whose Forwarded and
+	// X-Forwarded-* headers say who the client is and whether it came over
+	// HTTPS (see proxy.go). Defaults to none: the headers are ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Server serves the app's pages, with the services it holds.
@@ -71,7 +80,12 @@ type Server struct {
 	pages      map[string]*template.Template
 	handler    http.Handler
 	sessions   sessionCache
-	throttle   *throttle
+	logins     *loginThrottle
+	dummyHash  []byte // compared against for unknown usernames
+	bcrypt     *bcryptGate
+	uploads    *uploadGate
+	limits     Limits
+	proxies    []netip.Prefix
 	cache      *pageCache // nil: no page cache
 }
 
@@ -95,13 +109,21 @@ func newServer(cfg ServerConfig) (*Server, error) {
 		log:        cfg.Logger,
 		bcryptCost: cfg.BcryptCost,
 		pages:      parsePages(),
-		throttle:   newThrottle(5, 15*time.Minute),
+		logins:     newLoginThrottle(),
+		limits:     cfg.Limits.withDefaults(),
+		proxies:    cfg.TrustedProxies,
 	}
+	s.bcrypt = newBcryptGate(s.limits.Bcrypt)
+	s.uploads = newUploadGate(s.limits)
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	if s.bcryptCost == 0 {
 		s.bcryptCost = bcrypt.DefaultCost
+	}
+	var err error
+	if s.dummyHash, err = bcrypt.GenerateFromPassword([]byte(rand.Text()), s.bcryptCost); err != nil {
+		return nil, err
 	}
 	if cfg.CachePages {
 		s.cache = &pageCache{}
@@ -142,7 +164,8 @@ func newServer(cfg ServerConfig) (*Server, error) {
 	// Every state-changing request must come from our own pages: Go's
 	// cross-origin protection refuses the others (CSRF).
 	csrf := http.NewCrossOriginProtection()
-	s.handler = securityHeaders(csrf.Handler(s.withViewer(mux)), cfg.MediaOrigin)
+	// Bodies are bounded first: nothing reads one without a deadline.
+	s.handler = securityHeaders(s.limitBodies(csrf.Handler(s.withViewer(mux))), cfg.MediaOrigin)
 	return s, nil
 }
 
@@ -217,19 +240,48 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.render(w, r, http.StatusNotFound, "error", page{Title: "Page not found", Error: "Sorry, this page isn't available."})
 	case errors.Is(err, ErrForbidden):
 		s.render(w, r, http.StatusForbidden, "error", page{Title: "Not allowed", Error: "You can't do that."})
+	case strings.HasPrefix(r.URL.Path, "/api/"):
+		s.log.Error("instagram: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		jsonError(w, http.StatusInternalServerError, "internal error")
 	default:
 		s.log.Error("instagram: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		http.Error(w, "Something went wrong. Please try again.", http.StatusInternalServerError)
 	}
 }
 
+// jsonError answers an API request with {"error": msg}.
+func jsonError(w http.ResponseWriter, status int, msg string) {
+	h := w.Header()
+	h.Del("Content-Length")
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
 // localPath returns p if it is a path on this site, else "/": redirects
-// never lead elsewhere.
+// never lead elsewhere. Browsers drop tabs and newlines from a URL and
+// read a backslash as a slash, so that "/\t/evil.example" or
+// "/\\evil.example" would lead to another host: a path with a control
+// character or a backslash anywhere is refused, and what is left is
+// parsed and written out again, so that only a path and a query remain.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") ||
+		strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7F || r == '\\' || unicode.IsControl(r) }) {
 		return "/"
 	}
-	return p
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
+		return "/"
+	}
+	out := u.EscapedPath()
+	if u.RawQuery != "" {
+		out += "?" + u.RawQuery
+	}
+	if strings.HasPrefix(out, "//") || strings.HasPrefix(out, "/\\") {
+		return "/"
+	}
+	return out
 }
 
 // back redirects to the page the form was on, or fallback.

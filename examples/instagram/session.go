@@ -11,8 +11,12 @@ import (
 )
 
 // Sessions. The viewer of a request comes from its session cookie
-// (set by startSession, in auth.go); a small cache spares the database a
-// lookup per request.
+// (set by startSession, in auth.go). With SQLite, the one web process keeps
+// a small cache that spares the database a lookup per request; logging out
+// or editing the profile forgets its entries at once. With PostgreSQL,
+// several web processes serve the same sessions and another one's cache
+// would outlive a logout there, so every request asks the database (one
+// lookup by primary key).
 
 const (
 	sessionTTL  = 30 * 24 * time.Hour
@@ -43,7 +47,11 @@ func (s *Server) withViewer(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		u, ok := s.sessions.get(c.Value)
+		cache := !s.db.postgres
+		u, ok := User{}, false
+		if cache {
+			u, ok = s.sessions.get(c.Value)
+		}
 		if !ok {
 			u, err = s.db.SessionUser(r.Context(), c.Value)
 			if err != nil {
@@ -54,7 +62,9 @@ func (s *Server) withViewer(next http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			s.sessions.put(c.Value, u)
+			if cache {
+				s.sessions.put(c.Value, u)
+			}
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), viewerKey{}, &u)))
 	})

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math"
+	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -35,11 +39,13 @@ func (s *Server) newPost(w http.ResponseWriter, r *http.Request) {
 		form.Error = msg
 		s.render(w, r, http.StatusUnprocessableEntity, "new", form)
 	}
-	if msg := parseUpload(w, r, limit); msg != "" {
-		refuse(msg)
+	up, status, msg := s.receiveUpload(w, r, me, "photo", limit)
+	if msg != "" {
+		form.Error = msg
+		s.render(w, r, status, "new", form)
 		return
 	}
-	defer r.MultipartForm.RemoveAll()
+	defer up.Close()
 	caption := strings.TrimSpace(r.PostFormValue("caption"))
 	form.Form.Set("caption", caption)
 	if n := utf8.RuneCountInString(caption); n > maxCaption {
@@ -47,7 +53,7 @@ func (s *Server) newPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var id int64
-	err := s.savePicture(r, s.post, "photo", func(ctx context.Context, img pictures.Picture) (err error) {
+	err := s.savePicture(r, up, s.post, func(ctx context.Context, img pictures.Picture) (err error) {
 		id, err = s.db.CreatePost(ctx, me.ID, caption, img, time.Now())
 		return err
 	})
@@ -81,11 +87,13 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 		form.Error = msg
 		s.render(w, r, http.StatusUnprocessableEntity, "settings", form)
 	}
-	if msg := parseUpload(w, r, limit); msg != "" {
-		refuse(msg)
+	up, status, msg := s.receiveUpload(w, r, me, "avatar", limit)
+	if msg != "" {
+		form.Error = msg
+		s.render(w, r, status, "settings", form)
 		return
 	}
-	defer r.MultipartForm.RemoveAll()
+	defer up.Close()
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	bio := strings.TrimSpace(r.PostFormValue("bio"))
 	form.Form.Set("name", name)
@@ -99,11 +107,11 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var old pictures.Picture
-	err := s.savePicture(r, s.avatar, "avatar", func(ctx context.Context, img pictures.Picture) (err error) {
+	err := s.savePicture(r, up, s.avatar, func(ctx context.Context, img pictures.Picture) (err error) {
 		old, err = s.db.SetAvatar(ctx, me.ID, img)
 		return err
 	})
-	msg := uploadError(err, limit)
+	msg = uploadError(err, limit)
 	switch {
 	case errors.Is(err, http.ErrMissingFile):
 		// The avatar stays as it is.
@@ -128,30 +136,36 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 }
 
 // savePicture is the app's one upload flow, for posts' photos and avatars
-// alike. It saves the file of the form's field name as a new picture of f
+// alike. It saves the file of the upload as a new picture of f
 // (pictures.Save: checked, its original stored), has store record it (insert
 // or update the row that holds it), and only then schedules its processing,
 // so that a job that finishes at once still finds the row to update. If
-// store fails, the original is deleted again. The error is
+// store fails, the original is deleted again. The file is read into memory
+// under the process-wide upload memory budget (Limits.UploadMemory), and
+// waits for its share. The error is
 // http.ErrMissingFile when the form has no such file, a
 // *pictures.UploadError when the upload is refused (see uploadError), or
 // what failed.
 //
 // A picture that could not be scheduled is a success: its row is valid and
 // shows the preview, and catching up at the next start processes it.
-func (s *Server) savePicture(r *http.Request, f *pictures.PictureField, name string, store func(context.Context, pictures.Picture) error) error {
-	file, header, err := r.FormFile(name)
+func (s *Server) savePicture(r *http.Request, up *upload, f *pictures.PictureField, store func(context.Context, pictures.Picture) error) error {
+	if up.file == nil {
+		return http.ErrMissingFile
+	}
+	ctx := r.Context()
+	release, err := s.uploads.hold(ctx, up.size, s.limits.UploadMemory)
 	if err != nil {
 		return err
 	}
-	defer file.Close()
-	ctx := r.Context()
+	defer release()
+	file, filename := io.NewSectionReader(up.file, 0, up.size), up.filename
 	if s.db.EnqueuesJobs() {
 		// With PostgreSQL, store enqueues the job in the transaction that
 		// records the picture, so that a crash cannot leave the row without
 		// its job; Save would enqueue it a second time. This is Save with
 		// that one difference (the README's "Processing at scale").
-		p, err := f.Upload(ctx, file, header.Filename)
+		p, err := f.Upload(ctx, file, filename)
 		if err != nil {
 			return err
 		}
@@ -163,7 +177,7 @@ func (s *Server) savePicture(r *http.Request, f *pictures.PictureField, name str
 		}
 		return nil
 	}
-	p, err := f.Save(ctx, file, header.Filename, store)
+	p, err := f.Save(ctx, file, filename, store)
 	if errors.Is(err, pictures.ErrNotScheduled) {
 		s.log.Error("instagram: saved a picture but could not schedule its processing; it is processed at the next start", "key", p.Key, "err", err)
 		return nil
@@ -183,22 +197,139 @@ func uploadError(err error, limit int64) string {
 		return fmt.Sprintf("The file is larger than %d MB.", limit>>20)
 	case errors.Is(err, http.ErrMissingFile):
 		return "Choose a photo to share."
+	case errors.Is(err, errBusy):
+		return busyUploads
 	}
 	return ""
 }
 
-// parseUpload reads a multipart form whose file may be limit bytes (and
-// its other fields 64 KB more), keeping at most 1 MB in memory. It returns
-// a message for the form if the request is refused.
-func parseUpload(w http.ResponseWriter, r *http.Request, limit int64) string {
-	r.Body = http.MaxBytesReader(w, r.Body, limit+64<<10)
-	if err := r.ParseMultipartForm(1 << 20); err != nil {
-		if msg := uploadError(err, limit); msg != "" {
-			return msg
-		}
-		return "The upload did not arrive whole. Please try again."
+const busyUploads = "We are receiving more photos than we can take right now. Please try again in a minute."
+
+// An upload is a form with one file, as receiveUpload read it: its other
+// fields are in the request's PostForm, its file in a temporary file.
+type upload struct {
+	file     *os.File // nil: the form has no file
+	filename string
+	size     int64
+}
+
+// Close removes the temporary file.
+func (u *upload) Close() {
+	if u.file != nil {
+		u.file.Close()
+		os.Remove(u.file.Name())
 	}
-	return ""
+}
+
+// receiveUpload reads a multipart form whose file (the part named field)
+// may be limit bytes, and its other fields FormBytes in all, within the
+// account's limits (Limits: uploads at once, per account and per hour) and
+// no slower than the upload rate. The file goes to a temporary file, the
+// other fields to r.PostForm; memory holds a few kilobytes whatever the
+// size. It returns a status and a message for the form if the request is
+// refused.
+func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, me *User, field string, limit int64) (up *upload, status int, msg string) {
+	up = &upload{}
+	body, _ := r.Body.(*limitedBody)
+	if body == nil {
+		return up, http.StatusBadRequest, "The upload did not arrive whole. Please try again."
+	}
+	account := strconv.FormatInt(me.ID, 10)
+	tooMany := func() (string, bool) {
+		wait := s.uploads.perHour.blocked(account)
+		return fmt.Sprintf("You have shared %d photos in the last hour, as many as we take. Try again in %d minutes.",
+			s.limits.UploadsPerHour, int(math.Ceil(wait.Minutes()))), wait > 0
+	}
+	// A body larger than a form holds a file: refused before it is read
+	// if the account has uploaded all it may this hour. (A form without
+	// one, such as the settings without a new avatar, goes through.)
+	if msg, refused := tooMany(); refused && r.ContentLength > s.limits.FormBytes {
+		return up, http.StatusTooManyRequests, msg
+	}
+	body.wait() // no deadline while waiting for a turn
+	ok, err := s.uploads.begin(r.Context(), me.ID)
+	switch {
+	case err != nil:
+		return up, http.StatusServiceUnavailable, busyUploads
+	case !ok:
+		return up, http.StatusTooManyRequests, "You are already sharing photos. Wait until they are done, then try again."
+	}
+	defer s.uploads.end(me.ID)
+	body.upload(w, limit+s.limits.FormBytes, s.limits.UploadGrace, s.limits.UploadRate)
+
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "multipart/form-data" {
+		return up, http.StatusBadRequest, "The upload did not arrive whole. Please try again."
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return up, http.StatusBadRequest, "The upload did not arrive whole. Please try again."
+	}
+	values := url.Values{}
+	textLeft := s.limits.FormBytes
+	cut := func(err error) (*upload, int, string) {
+		up.Close()
+		up.file = nil
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			return up, http.StatusUnprocessableEntity, fmt.Sprintf("The file is larger than %d MB.", limit>>20)
+		case errors.Is(err, errBodyTimeout):
+			return up, http.StatusRequestTimeout, "The upload was too slow to arrive. Please try again on a better connection."
+		}
+		return up, http.StatusBadRequest, "The upload did not arrive whole. Please try again."
+	}
+	for parts := 0; ; parts++ {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil || parts == 16 {
+			return cut(err)
+		}
+		name := part.FormName()
+		if part.FileName() == "" {
+			v, err := io.ReadAll(io.LimitReader(part, textLeft+1))
+			if err != nil {
+				return cut(err)
+			}
+			if textLeft -= int64(len(v)); textLeft < 0 {
+				return cut(&http.MaxBytesError{Limit: s.limits.FormBytes})
+			}
+			values.Add(name, string(v))
+			continue
+		}
+		if name != field || up.file != nil {
+			continue // not a file of this form: skipped
+		}
+		// A file: it counts against the hourly limit as soon as it starts.
+		if msg, refused := tooMany(); refused {
+			return up, http.StatusTooManyRequests, msg
+		}
+		s.uploads.perHour.fail(account)
+		if up.file, err = os.CreateTemp("", "instagram-upload-"); err != nil {
+			return up, http.StatusInternalServerError, "Something went wrong. Please try again."
+		}
+		up.filename = part.FileName()
+		n, err := io.Copy(up.file, io.LimitReader(part, limit+1))
+		if err != nil {
+			return cut(err)
+		}
+		if n > limit {
+			return cut(&http.MaxBytesError{Limit: limit})
+		}
+		if n == 0 {
+			up.Close()
+			up.file = nil // an empty file input: no file
+		}
+		up.size = n
+	}
+	// What follows the closing boundary, so that the body ends here, and
+	// its deadline with it.
+	if _, err := io.Copy(io.Discard, r.Body); err != nil {
+		return cut(err)
+	}
+	r.PostForm, r.Form = values, values
+	return up, 0, ""
 }
 
 // maxUpload is the field's byte limit.
