@@ -84,7 +84,7 @@ func (d *deployment) startWorker(t testing.TB, id string, flags ...string) *work
 // as if it had a machine of one CPU to itself, or free (cpu < 0).
 func (d *deployment) startWorkerOn(t testing.TB, id string, cpu int, flags ...string) *worker {
 	t.Helper()
-	args := append([]string{"worker", "-workers", "1", "-job-timeout", "20s", "-rescue-after", "25s", "-retry-backoff", "2s"}, flags...)
+	args := append([]string{"worker", "-workers", "1", "-job-timeout", "60s", "-rescue-after", "65s", "-retry-backoff", "2s"}, flags...)
 	w := &worker{id: id, out: &syncbuf.Buffer{}}
 	w.cmd = exec.Command(os.Args[0], "-test.run=^$")
 	var pin []string
@@ -219,7 +219,7 @@ func TestScaledOut(t *testing.T) {
 	avatar, err := encodeJPEG(portrait(rng, 400, 400), 1)
 	require.NoError(t, err)
 	require.Equal(t, 303, c.upload("/settings", map[string]string{"name": "Ada"}, "avatar", "ada.jpg", avatar).status)
-	took := waitAllDone(t, a, 3*time.Minute)
+	took := waitAllDone(t, a, 6*time.Minute)
 	t.Logf("9 pictures processed by 2 worker processes in %v", took)
 
 	// Both workers took jobs, and nothing ran twice.
@@ -322,7 +322,7 @@ func TestScaledOutFailures(t *testing.T) {
 	require.Eventually(t, func() bool { return jobStates(t, a)["retryable"] > 0 }, time.Minute, 50*time.Millisecond, "jobs fail while S3 is down")
 	time.Sleep(10*time.Second - time.Since(start))
 	require.NoError(t, d.s3.Restart())
-	took := waitAllDone(t, a, 3*time.Minute)
+	took := waitAllDone(t, a, 6*time.Minute)
 	jobs, tries := attempts(t, a, since)
 	t.Logf("S3 down for 10 s: %d jobs, %d attempts, all done %v after it came back", jobs, tries, took.Round(100*time.Millisecond))
 	assert.Greater(t, tries, jobs, "jobs were retried")
@@ -335,7 +335,7 @@ func TestScaledOutFailures(t *testing.T) {
 	require.NoError(t, d.pg.Stop())
 	time.Sleep(3 * time.Second)
 	require.NoError(t, d.pg.Restart())
-	took = waitAllDone(t, a, 3*time.Minute)
+	took = waitAllDone(t, a, 6*time.Minute)
 	jobs, tries = attempts(t, a, since)
 	t.Logf("PostgreSQL down for 3 s: %d jobs, %d attempts, all done %v after it came back", jobs, tries, took.Round(100*time.Millisecond))
 
@@ -351,7 +351,7 @@ func TestScaledOutFailures(t *testing.T) {
 	}, time.Minute, 10*time.Millisecond, "worker 1 takes a job")
 	time.Sleep(200 * time.Millisecond)
 	require.NoError(t, w1.cmd.Process.Signal(syscall.SIGKILL))
-	took = waitAllDone(t, a, 3*time.Minute)
+	took = waitAllDone(t, a, 6*time.Minute)
 	var attempted []string
 	require.NoError(t, a.db.pg.QueryRow(context.Background(), `SELECT attempted_by FROM river_job WHERE args->>'key' = $1 ORDER BY id DESC LIMIT 1`, running).Scan(&attempted))
 	assert.Equal(t, []string{"worker-1", "worker-2"}, attempted, "the abandoned job was finished by the other worker")
@@ -359,7 +359,7 @@ func TestScaledOutFailures(t *testing.T) {
 	var posts int
 	require.NoError(t, a.db.pg.QueryRow(context.Background(), `SELECT count(*) FROM posts`).Scan(&posts))
 	assert.Equal(t, 3+4+4, posts, "every upload is a post, through every failure")
-	t.Logf("worker killed mid-job: %d jobs, %d attempts, the batch done %v later (the abandoned job rescued after -rescue-after 25s, at River's check every 30 s)", jobs, tries, took.Round(100*time.Millisecond))
+	t.Logf("worker killed mid-job: %d jobs, %d attempts, the batch done %v later (the abandoned job rescued after -rescue-after 65s, at River's check every 30 s)", jobs, tries, took.Round(100*time.Millisecond))
 	_ = w2
 }
 
