@@ -100,14 +100,9 @@ func Render(p Picture, args ...any) (template.HTML, error) {
 	if p.IsZero() {
 		return "", nil
 	}
-	c, err := lookup(p.Field)
-	if err != nil {
-		return "", err
-	}
 	var a renderArgs
-	a.img = a.imgBuf[:0]
-	a.pic = a.picBuf[:0]
-	if err := a.parse(c, args); err != nil {
+	c, err := a.parseCall(p, args)
+	if err != nil {
 		return "", err
 	}
 	return c.render(&p, &a)
@@ -133,14 +128,9 @@ func Preload(p Picture, args ...any) (template.HTML, error) {
 	if p.IsZero() {
 		return "", nil
 	}
-	c, err := lookup(p.Field)
-	if err != nil {
-		return "", err
-	}
 	var a renderArgs
-	a.img = a.imgBuf[:0]
-	a.pic = a.picBuf[:0]
-	if err := a.parse(c, args); err != nil {
+	c, err := a.parseCall(p, args)
+	if err != nil {
 		return "", err
 	}
 	if c.field.Placeholders {
@@ -241,6 +231,18 @@ type renderArgs struct {
 	img, pic  []Attr
 	imgBuf    [4]Attr
 	picBuf    [2]Attr
+}
+
+// parseCall finds p's field and parses the helper's arguments into a,
+// which the caller keeps on its stack.
+func (a *renderArgs) parseCall(p Picture, args []any) (*compiled, error) {
+	c, err := lookup(p.Field)
+	if err != nil {
+		return nil, err
+	}
+	a.img = a.imgBuf[:0]
+	a.pic = a.picBuf[:0]
+	return c, a.parse(c, args)
 }
 
 func (a *renderArgs) parse(c *compiled, args []any) error {
