@@ -11,6 +11,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"os"
@@ -577,4 +578,64 @@ func TestSaveSchedulesAfterStore(t *testing.T) {
 		require.NoError(t, err, "the original the row refers to is kept")
 		rc.Close()
 	})
+}
+
+// midwayDelete deletes the picture being processed from inside its
+// storage's Put of the n-th variant, as a user deleting a post while its
+// job runs; with failPuts, every Put after that fails, as a store that
+// refuses writes into a folder the deletion removed.
+type midwayDelete struct {
+	pictures.Storage
+	mu       sync.Mutex
+	n        int
+	del      func()
+	deleted  bool
+	failPuts bool
+}
+
+func (m *midwayDelete) Put(ctx context.Context, key string, body io.Reader) error {
+	m.mu.Lock()
+	m.n--
+	fire := m.n == 0
+	m.mu.Unlock()
+	if fire {
+		m.del()
+		m.mu.Lock()
+		m.deleted = true
+		m.mu.Unlock()
+	}
+	m.mu.Lock()
+	fail := m.deleted && m.failPuts
+	m.mu.Unlock()
+	if fail {
+		return fmt.Errorf("put %s: %w", key, fs.ErrNotExist)
+	}
+	return m.Storage.Put(ctx, key, body)
+}
+
+// TestDeletedWhileProcessing: a picture deleted while its job writes
+// variants leaves no file behind, whether the job's remaining writes
+// succeed or fail, and the job ends with a permanent error.
+func TestDeletedWhileProcessing(t *testing.T) {
+	for _, failPuts := range []bool{false, true} {
+		t.Run(fmt.Sprintf("failPuts=%v", failPuts), func(t *testing.T) {
+			ctx := context.Background()
+			dir := &storage.Dir{Root: t.TempDir()}
+			m := &midwayDelete{Storage: dir, n: 3, failPuts: failPuts}
+			f := &pictures.PictureField{Name: t.Name(), Storage: m, AspectRatios: []string{"1/1", "4/3"}}
+			require.NoError(t, pictures.Register(f))
+			t.Cleanup(func() { pictures.Unregister(f) })
+			p, err := f.Upload(ctx, bytes.NewReader(quadrantJPEG(t, 1200, 900, 1)), "a.jpg")
+			require.NoError(t, err)
+			m.del = func() { require.NoError(t, f.Delete(ctx, p)) }
+
+			_, err = f.Process(ctx, p)
+			require.Error(t, err)
+			assert.True(t, processor.IsPermanent(err), "%v", err)
+			assert.Contains(t, err.Error(), "deleted while it was processed")
+			left, err := dir.List(ctx, "")
+			require.NoError(t, err)
+			assert.Empty(t, left, "files of a deleted picture")
+		})
+	}
 }

@@ -156,23 +156,24 @@ func (c *compiled) process(ctx context.Context, p Picture) (Picture, error) {
 
 	if len(todo) > 0 || p.Preview == "" {
 		written := map[variantID]bool{}
-		if err := c.generate(ctx, &p, plan, todo, current, written); err != nil {
-			return p, err
-		}
+		genErr := c.generate(ctx, &p, plan, todo, current, written)
 		// If the picture was deleted while it was processed, what was
-		// written here may have escaped Delete: remove it. (Delete lists
-		// again after removing the original, so one of the two sees
-		// every file.)
-		if rc, err := c.storage.Open(ctx, p.Key); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				for id := range written {
-					c.storage.Delete(ctx, c.variantKey(&p, id))
-				}
-				return p, processor.Permanent(fmt.Errorf("pictures: %s was deleted while it was processed", p.Key))
+		// written here may have escaped Delete: remove it. This is checked
+		// whether or not generating failed, since a deletion can be what
+		// made it fail (a store refusing a write into a removed folder).
+		// (Delete lists again after removing the original, so one of the
+		// two sees every file.)
+		if gone, err := c.originalGone(ctx, p.Key); err != nil {
+			if genErr != nil {
+				return p, genErr
 			}
-			return p, fmt.Errorf("pictures: checking original %s: %w", p.Key, err)
-		} else {
-			rc.Close()
+			return p, err
+		} else if gone {
+			c.removeOrphans(ctx, p, written)
+			return p, processor.Permanent(fmt.Errorf("pictures: %s was deleted while it was processed", p.Key))
+		}
+		if genErr != nil {
+			return p, genErr
 		}
 	}
 	// Delete what the configuration no longer asks for, now that nothing
@@ -190,6 +191,32 @@ func (c *compiled) process(ctx context.Context, p Picture) (Picture, error) {
 		return p, err
 	}
 	return p, nil
+}
+
+// originalGone reports whether p's original is no longer stored.
+func (c *compiled) originalGone(ctx context.Context, key string) (bool, error) {
+	rc, err := c.storage.Open(ctx, key)
+	if err == nil {
+		rc.Close()
+		return false, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	return false, fmt.Errorf("pictures: checking original %s: %w", key, err)
+}
+
+// removeOrphans deletes what a job wrote for a picture deleted meanwhile,
+// and anything else left under its folder. Failures are only logged: the
+// picture is gone either way, and nothing renders these files.
+func (c *compiled) removeOrphans(ctx context.Context, p Picture, written map[variantID]bool) {
+	keys := make([]string, 0, len(written))
+	for id := range written {
+		keys = append(keys, c.variantKey(&p, id))
+	}
+	if err := c.deleteVariants(ctx, p, keys); err != nil {
+		c.logger.Warn("pictures: removing the variants of a deleted picture", "field", p.Field, "key", p.Key, "err", err)
+	}
 }
 
 func (c *compiled) processed(ctx context.Context, p Picture) error {

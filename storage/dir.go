@@ -99,13 +99,20 @@ func (d *Dir) Put(ctx context.Context, key string, r io.Reader) (err error) {
 	}
 	defer root.Close()
 	dir := path.Dir(key)
-	if err := root.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	tmpName := path.Join(dir, ".tmp-"+rand.Text())
-	tmp, err := root.OpenFile(tmpName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
+	var tmp *os.File
+	// Delete removes folders it empties: one may vanish between MkdirAll
+	// and the create, when another key of the folder is deleted meanwhile.
+	for try := 0; ; try++ {
+		if err = root.MkdirAll(dir, 0o755); err == nil {
+			tmp, err = root.OpenFile(tmpName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		}
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) || try == 9 {
+			return err
+		}
 	}
 	defer func() {
 		if err != nil {

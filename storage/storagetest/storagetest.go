@@ -53,6 +53,7 @@ func Run(t *testing.T, newStorage func(t *testing.T) Storage) {
 		{"CanceledContext", testCanceledContext},
 		{"AtomicOverwrite", testAtomicOverwrite},
 		{"ConcurrentKeys", testConcurrentKeys},
+		{"PutWhileDeleting", testPutWhileDeleting},
 		{"URL", testURL},
 	}
 	for _, tt := range tests {
@@ -363,6 +364,46 @@ func testConcurrentKeys(t *testing.T, s Storage) {
 		if string(read(t, s, k)) != k {
 			t.Errorf("%q holds another key's bytes", k)
 		}
+	}
+}
+
+// testPutWhileDeleting writes keys of a folder while other keys of the
+// same folder are deleted, as a job writes variants while the picture is
+// deleted: a store that removes folders it empties must not fail the
+// writes that race with it.
+func testPutWhileDeleting(t *testing.T, s Storage) {
+	ctx := context.Background()
+	const n = 200
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range n {
+			key := fmt.Sprintf("race/f/put-%03d", i)
+			if err := s.Put(ctx, key, strings.NewReader(key)); err != nil {
+				t.Errorf("Put(%q) while the folder's other keys are deleted: %v", key, err)
+				return
+			}
+			if err := s.Delete(ctx, key); err != nil {
+				t.Errorf("Delete(%q): %v", key, err)
+				return
+			}
+		}
+	})
+	wg.Go(func() {
+		for i := range n {
+			key := fmt.Sprintf("race/f/del-%03d", i)
+			if err := s.Put(ctx, key, strings.NewReader(key)); err != nil {
+				t.Errorf("Put(%q): %v", key, err)
+				return
+			}
+			if err := s.Delete(ctx, key); err != nil {
+				t.Errorf("Delete(%q): %v", key, err)
+				return
+			}
+		}
+	})
+	wg.Wait()
+	if got := list(t, s, "race/"); len(got) != 0 {
+		t.Errorf("List after every key was deleted = %q", got)
 	}
 }
 
