@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -162,6 +163,7 @@ type Main struct {
 	http        *http.Server
 	seeded      chan struct{} // closed when the demo is seeded (or not needed)
 	seedStarted bool
+	seeding     atomic.Bool // seedDemo is running
 }
 
 // NewMain returns an app with the given configuration.
@@ -304,6 +306,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Media: media, MediaOrigin: mediaOrigin,
 		Logger: log, BcryptCost: m.cfg.BcryptCost, CachePages: !m.cfg.NoPageCache,
 		Limits: m.cfg.Limits, TrustedProxies: m.cfg.TrustedProxies,
+		Seeding: m.seeding.Load,
 	})
 	if err != nil {
 		return err
@@ -339,9 +342,11 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.seedStarted = true
+	m.seeding.Store(n == 0 && m.cfg.Demo)
 	go func() {
 		defer close(m.seeded)
 		if n == 0 && m.cfg.Demo {
+			defer m.seeding.Store(false)
 			if err := seedDemo(context.WithoutCancel(ctx), m); err != nil {
 				log.Error("instagram: seeding the demo", "err", err)
 			}
@@ -365,7 +370,7 @@ func (m *Main) catchUp(ctx context.Context) {
 	for _, p := range all {
 		f := m.fieldOf(p)
 		if !f.Current(p) {
-			if err := f.Schedule(ctx, p); err != nil {
+			if err := f.ScheduleBacklog(ctx, p); err != nil { // after new uploads
 				m.cfg.Logger.Error("instagram: scheduling", "key", p.Key, "err", err)
 				return
 			}
@@ -379,7 +384,9 @@ func (m *Main) catchUp(ctx context.Context) {
 
 // RunWorker is the worker process of a PostgreSQL deployment: it opens the
 // database and storage, registers the fields as the web process does, and
-// works picture jobs until Close. It serves nothing.
+// works picture jobs until Close, after scheduling (as the web process
+// does at start) every picture not current for its configuration. It
+// serves nothing.
 func (m *Main) RunWorker(ctx context.Context) error {
 	if m.cfg.DatabaseURL == "" {
 		return errors.New("a worker needs the PostgreSQL database of the web process (-database or INSTAGRAM_DATABASE)")
@@ -394,6 +401,7 @@ func (m *Main) RunWorker(ctx context.Context) error {
 		return err
 	}
 	m.working = true
+	m.catchUp(ctx) // as web processes do: a new configuration may start here
 	m.cfg.Logger.Info("instagram: worker ready", "workers", cmp.Or(m.cfg.River.Workers, m.cfg.Workers, runtime.GOMAXPROCS(0)))
 	return nil
 }

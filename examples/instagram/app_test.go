@@ -343,6 +343,46 @@ func TestUploadRefusals(t *testing.T) {
 	}
 	assert.Contains(t, c.upload("/new", map[string]string{"caption": "keep me"}, "photo", "x.jpg", []byte("nope")).body, "keep me",
 		"the form keeps the caption")
+	// A file far beyond the limit cuts the body short, after the caption.
+	res := c.upload("/new", map[string]string{"caption": "keep me too"}, "photo", "big.jpg", bytes.Repeat([]byte{0xFF}, 8<<20))
+	assert.Equal(t, 422, res.status)
+	assert.Contains(t, res.body, "The file is larger than 1 MB.")
+	assert.Contains(t, res.body, ">keep me too</textarea>", "a file too large keeps the caption")
+	res = c.upload("/settings", map[string]string{"name": "Ada Lovelace", "bio": "Notes on engines"}, "avatar", "big.jpg", bytes.Repeat([]byte{0xFF}, 8<<20))
+	assert.Equal(t, 422, res.status)
+	assert.Contains(t, res.body, `value="Ada Lovelace"`, "a file too large keeps the name")
+	assert.Contains(t, res.body, ">Notes on engines</textarea>", "and the bio")
+	assert.Empty(t, a.mediaFiles())
+}
+
+// TestNoScriptLikeComesBack: a like posted without JavaScript redirects
+// to the page it came from, at the post liked.
+func TestNoScriptLikeComesBack(t *testing.T) {
+	a := startApp(t)
+	c := a.client()
+	c.signup("ada")
+	id := c.newPost("", photo(t, 400, 400))
+	res := c.post(fmt.Sprintf("/p/%d/like", id), nil, "Referer", a.URL+"/?before=99")
+	assert.Equal(t, http.StatusSeeOther, res.status)
+	assert.Equal(t, fmt.Sprintf("/?before=99#post-%d", id), res.location)
+	assert.Contains(t, c.get("/").body, fmt.Sprintf(`<article class="card" id="post-%d">`, id), "the feed's card has the id")
+	res = c.post(fmt.Sprintf("/p/%d/like", id), nil)
+	assert.Equal(t, fmt.Sprintf("/p/%d#post-%d", id, id), res.location, "no referrer: the post's page")
+}
+
+// TestExploreWhileSeeding: while the demo is being added, an empty
+// explore page says so instead of "Nothing here yet".
+func TestExploreWhileSeeding(t *testing.T) {
+	a := startApp(t, func(c *Config) { c.NoPageCache = true })
+	c := a.client()
+	a.seeding.Store(true)
+	body := c.get("/explore").body
+	assert.Contains(t, body, "The demo's photos are being added.")
+	assert.NotContains(t, body, "Nothing here yet")
+	a.seeding.Store(false)
+	body = c.get("/explore").body
+	assert.Contains(t, body, "Nothing here yet")
+	assert.NotContains(t, body, "being added")
 }
 
 func TestLikesCommentsAndDeletion(t *testing.T) {
@@ -356,7 +396,7 @@ func TestLikesCommentsAndDeletion(t *testing.T) {
 	// Without JavaScript: a form post and a redirect back.
 	res := bob.post(p+"/like", nil, "Referer", bob.base+p)
 	assert.Equal(t, http.StatusSeeOther, res.status)
-	assert.Equal(t, p, res.location)
+	assert.Equal(t, p+fmt.Sprintf("#post-%d", id), res.location)
 	assert.EqualValues(t, 1, bob.postJSON(id)["likes"])
 	// With htmx: the button comes back as a fragment.
 	res = bob.post(p+"/like", nil, "HX-Request", "true")

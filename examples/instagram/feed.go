@@ -59,7 +59,7 @@ func (s *Server) explore(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	posts, next := paginate(posts, PageSize)
-	s.render(w, r, http.StatusOK, "explore", page{Title: "Explore", Posts: posts, Next: next})
+	s.render(w, r, http.StatusOK, "explore", page{Title: "Explore", Posts: posts, Next: next, Seeding: len(posts) == 0 && s.seeding()})
 }
 
 func (s *Server) profile(w http.ResponseWriter, r *http.Request) {

@@ -91,7 +91,7 @@ func (s *Server) like(w http.ResponseWriter, r *http.Request) {
 		s.pages["feed"].ExecuteTemplate(w, "like", Post{ID: id, Likes: n, LikedByViewer: liked})
 		return
 	}
-	back(w, r, "/p/"+strconv.FormatInt(id, 10))
+	back(w, r, "/p/"+strconv.FormatInt(id, 10), "post-"+strconv.FormatInt(id, 10))
 }
 
 func (s *Server) comment(w http.ResponseWriter, r *http.Request) {
@@ -107,7 +107,7 @@ func (s *Server) comment(w http.ResponseWriter, r *http.Request) {
 	body := strings.TrimSpace(r.PostFormValue("body"))
 	postURL := "/p/" + strconv.FormatInt(id, 10)
 	if body == "" || utf8.RuneCountInString(body) > maxComment {
-		back(w, r, postURL)
+		back(w, r, postURL, "")
 		return
 	}
 	if _, err := s.db.AddComment(r.Context(), id, me.ID, body, time.Now()); err != nil {

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,7 +48,7 @@ type appProcess struct {
 
 var runningAt = regexp.MustCompile(`instagram is running at (http://\S+)`)
 
-func startAppProcess(t *testing.T, flags ...string) *appProcess {
+func startAppProcess(t testing.TB, flags ...string) *appProcess {
 	t.Helper()
 	p := &appProcess{out: &syncbuf.Buffer{}, dir: t.TempDir()}
 	args := append([]string{"-addr", "127.0.0.1:0", "-data", p.dir, "-demo=false"}, flags...)
@@ -73,7 +74,7 @@ func startAppProcess(t *testing.T, flags ...string) *appProcess {
 }
 
 // peakRSS is the most memory the process held, in MB (VmHWM).
-func (p *appProcess) peakRSS(t *testing.T) int {
+func (p *appProcess) peakRSS(t testing.TB) int {
 	t.Helper()
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	require.NoError(t, err)
@@ -520,4 +521,134 @@ func TestScaledOutLogout(t *testing.T) {
 	require.NoError(t, err)
 	res.Body.Close()
 	assert.Equal(t, http.StatusSeeOther, res.StatusCode, "the session ended in the other process too")
+}
+
+// BenchmarkSlowBodies is the slow-body attack of the security review, on a
+// fresh app process with the default limits: 50 anonymous logins and 100
+// uploads from 50 accounts, each body trickled one byte every 3 s, while
+// a visitor loads /explore every 200 ms and a user shares a photo. It
+// reports when the server cut the slow bodies, how /explore answered
+// meanwhile, the real upload's time and the process's peak memory:
+//
+//	go test -run '^$' -bench SlowBodies -benchtime 1x ./examples/instagram
+func BenchmarkSlowBodies(b *testing.B) {
+	for range b.N {
+		p := startAppProcess(b)
+		host := strings.TrimPrefix(p.URL, "http://")
+		newClient := func(name string) *client {
+			c := (&testApp{Main: &Main{URL: p.URL}, t: b}).client()
+			c.signup(name)
+			return c
+		}
+		accounts := make([]*client, 50)
+		for i := range accounts {
+			accounts[i] = newClient(fmt.Sprintf("slow%d", i))
+		}
+		user := newClient("patient")
+		img := photo(b, 800, 1000)
+
+		type result struct {
+			kind   string
+			status string
+			took   time.Duration
+		}
+		results := make(chan result, 200)
+		trickle := func(kind, head string, body []byte) {
+			conn, err := net.Dial("tcp", host)
+			if err != nil {
+				results <- result{kind, "dial: " + err.Error(), 0}
+				return
+			}
+			defer conn.Close()
+			start := time.Now()
+			io.WriteString(conn, head)
+			go func() {
+				for _, c := range body {
+					if _, err := conn.Write([]byte{c}); err != nil {
+						return
+					}
+					time.Sleep(3 * time.Second)
+				}
+			}()
+			conn.SetReadDeadline(time.Now().Add(3 * time.Minute))
+			line, err := bufio.NewReader(conn).ReadString('\n')
+			if err != nil {
+				line = "no answer: " + err.Error()
+			}
+			results <- result{kind, strings.TrimSpace(line), time.Since(start)}
+		}
+		b.ResetTimer()
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				trickle("login", "POST /login HTTP/1.1\r\nHost: "+host+"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n",
+					bytes.Repeat([]byte("a"), 100000))
+			})
+		}
+		for i := range 100 {
+			c := accounts[i/2]
+			wg.Go(func() {
+				body, typ, n := junkUpload(img, 1<<20)
+				all, _ := io.ReadAll(body)
+				trickle("upload", fmt.Sprintf("POST /new HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", host, c.sessionCookie(), typ, n), all)
+			})
+		}
+		// The visitor and the user, while the attack lasts.
+		stop := make(chan struct{})
+		var explore []time.Duration
+		var visitor sync.WaitGroup
+		visitor.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(200 * time.Millisecond):
+				}
+				start := time.Now()
+				res, err := http.Get(p.URL + "/explore")
+				if err == nil {
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					explore = append(explore, time.Since(start))
+				}
+			}
+		})
+		time.Sleep(5 * time.Second)
+		upStart := time.Now()
+		user.newPost("shared during the attack", img)
+		upload := time.Since(upStart)
+		wg.Wait()
+		close(stop)
+		visitor.Wait()
+		b.StopTimer()
+		close(results)
+
+		byKind := map[string][]time.Duration{}
+		statuses := map[string]int{}
+		for r := range results {
+			byKind[r.kind] = append(byKind[r.kind], r.took)
+			statuses[r.kind+" "+r.status]++
+		}
+		pct := func(d []time.Duration, q float64) time.Duration {
+			if len(d) == 0 {
+				return 0
+			}
+			slices.Sort(d)
+			return d[min(len(d)-1, int(q*float64(len(d))))]
+		}
+		for kind, d := range byKind {
+			b.ReportMetric(pct(d, 0.5).Seconds(), kind+"-cut-p50-s")
+			b.ReportMetric(pct(d, 1).Seconds(), kind+"-cut-max-s")
+		}
+		b.ReportMetric(float64(pct(explore, 0.5).Microseconds())/1000, "explore-p50-ms")
+		b.ReportMetric(float64(pct(explore, 0.99).Microseconds())/1000, "explore-p99-ms")
+		b.ReportMetric(upload.Seconds(), "upload-s")
+		b.ReportMetric(float64(p.peakRSS(b)), "peak-rss-MB")
+		b.Logf("answers: %v; /explore loaded %d times", statuses, len(explore))
+		for k, n := range statuses {
+			if !strings.HasSuffix(k, "408 Request Timeout") && !strings.HasSuffix(k, "429 Too Many Requests") {
+				b.Errorf("%d slow bodies answered %q", n, k)
+			}
+		}
+	}
 }

@@ -68,6 +68,10 @@ type ServerConfig struct {
 	// X-Forwarded-* headers say who the client is and whether it came over
 	// HTTPS (see proxy.go). Defaults to none: the headers are ignored.
 	TrustedProxies []netip.Prefix
+	// Seeding reports whether demo content is being added, so that empty
+	// pages say it is on its way rather than "Nothing here yet". Defaults
+	// to never.
+	Seeding func() bool
 }
 
 // Server serves the app's pages, with the services it holds.
@@ -87,6 +91,7 @@ type Server struct {
 	limits     Limits
 	proxies    []netip.Prefix
 	cache      *pageCache // nil: no page cache
+	seeding    func() bool
 }
 
 // newServer returns the app's handler, or an error naming the field of cfg
@@ -112,6 +117,10 @@ func newServer(cfg ServerConfig) (*Server, error) {
 		logins:     newLoginThrottle(),
 		limits:     cfg.Limits.withDefaults(),
 		proxies:    cfg.TrustedProxies,
+		seeding:    cfg.Seeding,
+	}
+	if s.seeding == nil {
+		s.seeding = func() bool { return false }
 	}
 	s.bcrypt = newBcryptGate(s.limits.Bcrypt)
 	s.uploads = newUploadGate(s.limits)
@@ -204,6 +213,7 @@ type page struct {
 	Profile  User
 	Next     int64 // cursor of the next page, 0 if none
 	Form     url.Values
+	Seeding  bool // the demo is being seeded (ServerConfig.Seeding)
 }
 
 // render answers with the named page.
@@ -284,11 +294,17 @@ func localPath(p string) string {
 	return out
 }
 
-// back redirects to the page the form was on, or fallback.
-func back(w http.ResponseWriter, r *http.Request, fallback string) {
+// back redirects to the page the form was on, or fallback, at fragment
+// (an element id) if it is not empty.
+func back(w http.ResponseWriter, r *http.Request, fallback, fragment string) {
 	target := fallback
 	if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == r.Host && ref.Path != "" {
 		target = localPath(ref.RequestURI())
+	}
+	if fragment != "" {
+		// A form posted without JavaScript comes back to what it acted
+		// on, not to the top of a long page.
+		target += "#" + fragment
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }

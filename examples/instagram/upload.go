@@ -42,6 +42,7 @@ func (s *Server) newPost(w http.ResponseWriter, r *http.Request) {
 	up, status, msg := s.receiveUpload(w, r, me, "photo", limit)
 	if msg != "" {
 		form.Error = msg
+		form.Form.Set("caption", strings.TrimSpace(r.PostFormValue("caption")))
 		s.render(w, r, status, "new", form)
 		return
 	}
@@ -90,6 +91,9 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 	up, status, msg := s.receiveUpload(w, r, me, "avatar", limit)
 	if msg != "" {
 		form.Error = msg
+		for _, k := range []string{"name", "bio"} {
+			form.Form.Set(k, strings.TrimSpace(r.PostFormValue(k)))
+		}
 		s.render(w, r, status, "settings", form)
 		return
 	}
@@ -230,6 +234,11 @@ func (u *upload) Close() {
 // refused.
 func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, me *User, field string, limit int64) (up *upload, status int, msg string) {
 	up = &upload{}
+	// The form's text fields, as far as they arrived: a refused upload
+	// shows them again (the forms put them before the file, so a file too
+	// large does not lose what was typed).
+	values := url.Values{}
+	r.PostForm, r.Form = values, values
 	body, _ := r.Body.(*limitedBody)
 	if body == nil {
 		return up, http.StatusBadRequest, "The upload did not arrive whole. Please try again."
@@ -264,7 +273,6 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, me *User,
 	if err != nil {
 		return up, http.StatusBadRequest, "The upload did not arrive whole. Please try again."
 	}
-	values := url.Values{}
 	textLeft := s.limits.FormBytes
 	cut := func(err error) (*upload, int, string) {
 		up.Close()
@@ -328,7 +336,6 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, me *User,
 	if _, err := io.Copy(io.Discard, r.Body); err != nil {
 		return cut(err)
 	}
-	r.PostForm, r.Form = values, values
 	return up, 0, ""
 }
 
