@@ -138,10 +138,20 @@ func (s *Storage) Put(ctx context.Context, key string, r io.Reader) error {
 	if storage.IsVariantKey(key) {
 		in.CacheControl = aws.String(storage.VariantCacheControl)
 	}
-	if _, err := s.Client.PutObject(ctx, in); err != nil {
-		return wrap("put", key, err)
+	for try := 0; ; try++ {
+		_, err := s.Client.PutObject(ctx, in)
+		if err == nil {
+			return nil
+		}
+		// S3 servers over a file system (versitygw's posix backend) may
+		// answer 409 ExistingObjectIsDirectory when a Delete of another
+		// key removes the key's folder during the write: it is transient.
+		var apiErr smithy.APIError
+		if try == 4 || !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ExistingObjectIsDirectory" {
+			return wrap("put", key, err)
+		}
+		in.Body = bytes.NewReader(buf.Bytes())
 	}
-	return nil
 }
 
 // contextReader stops reading when its context ends.
