@@ -74,8 +74,9 @@
 //
 // Nothing starts before it is used. A field without a Processor uses
 // DefaultProcessor: a processor.Pool of GOMAXPROCS goroutines started on the
-// first upload, which Shutdown drains. AVIF is encoded by package encoder:
-// in child processes of the program's own binary when main calls
+// first upload, which Shutdown drains. AVIF (and WebP, an optional
+// format: FileTypes "AVIF", "WEBP") is encoded by package encoder: in
+// child processes of the program's own binary when main calls
 // encoder.Init first (the only environment variable read,
 // PICTURES_ENCODER_PROCESS, marks such a child), in this process otherwise;
 // encoder.Stop ends them. Decoding is bounded process-wide by a pixel budget

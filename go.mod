@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/gen2brain/avif v0.5.3
+	github.com/gen2brain/webp v0.5.5
 	github.com/google/go-cmp v0.7.0
 	github.com/stretchr/testify v1.12.1
 	golang.org/x/image v0.47.0

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -170,10 +171,21 @@ func jobInput(tb testing.TB) string {
 // jobResult is what the child process reports.
 type jobResult struct {
 	Seconds   float64 `json:"seconds"`
-	Bytes     int64   `json:"bytes"`
+	Bytes     int64   `json:"bytes"` // of the AVIF files
 	Backend   string  `json:"backend"`
 	Processes int     `json:"processes"` // AVIF encoder processes
+	// JobCPU is the user + system seconds of the job's process and its
+	// encoder processes during the job (the warm-up left out).
+	JobCPU float64 `json:"job_cpu_s"`
+	// With PICTURES_JOB_WEBP=1: the WebP files' bytes and their encoder.
+	WebPBytes   int64  `json:"webp_bytes,omitempty"`
+	WebPBackend string `json:"webp_backend,omitempty"`
 }
+
+// jobWebP reports whether the job encodes WebP too (PICTURES_JOB_WEBP=1):
+// each of its 18 outputs as AVIF and WebP, at the pipeline's default WebP
+// settings, as a field with FileTypes AVIF and WEBP does.
+func jobWebP() bool { return os.Getenv("PICTURES_JOB_WEBP") == "1" }
 
 // TestJobChild runs the job when BenchmarkJob starts this test binary as
 // a child process (so that its peak memory is the job's alone); otherwise
@@ -209,21 +221,47 @@ func TestJobChild(t *testing.T) {
 	if err := encoder.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	types := []string{"AVIF"}
+	if jobWebP() {
+		types = append(types, "WEBP")
+		// One WebP encode at a time in each process compiles its WebP
+		// module (Start warms AVIF only).
+		var wg sync.WaitGroup
+		errs := make(chan error, encoder.Describe().Processes+1)
+		for range max(1, encoder.Describe().Processes) {
+			wg.Go(func() {
+				errs <- pipeline.Encode(ctx, &bytes.Buffer{}, "WEBP", image.NewRGBA(image.Rect(0, 0, 16, 16)), f.Encoding)
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	var plan []VariantSet
 	var todo []variantID
 	for _, r := range jobRatios {
-		plan = append(plan, VariantSet{Ratio: r, Type: "AVIF", Widths: jobWidths})
-		for _, w := range jobWidths {
-			todo = append(todo, variantID{r, "AVIF", w})
+		for _, typ := range types {
+			plan = append(plan, VariantSet{Ratio: r, Type: typ, Widths: jobWidths})
+			for _, w := range jobWidths {
+				todo = append(todo, variantID{r, typ, w})
+			}
 		}
 	}
 	p := Picture{Field: "job", Key: "photo.jpeg", Width: 4000, Height: 3000, Preview: "-"}
-	start := time.Now()
+	start, cpu := time.Now(), treeCPU(os.Getpid())
 	if err := c.generate(ctx, &p, plan, todo, nil, map[variantID]bool{}); err != nil {
 		t.Fatal(err)
 	}
 	backend := encoder.Describe()
-	res := jobResult{Seconds: time.Since(start).Seconds(), Backend: backend.Library, Processes: backend.Processes}
+	res := jobResult{Seconds: time.Since(start).Seconds(), Backend: backend.Library, Processes: backend.Processes,
+		JobCPU: treeCPU(os.Getpid()) - cpu}
+	if jobWebP() {
+		res.WebPBackend = encoder.DescribeWebP().Library
+	}
 	keys, err := store.List(ctx, "photo/")
 	if err != nil || len(keys) != len(todo) {
 		t.Fatalf("%d variants written, want %d (%v)", len(keys), len(todo), err)
@@ -233,7 +271,11 @@ func TestJobChild(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res.Bytes += st.Size()
+		if strings.HasSuffix(k, ".webp") {
+			res.WebPBytes += st.Size()
+		} else {
+			res.Bytes += st.Size()
+		}
 	}
 	out, _ := json.Marshal(res)
 	fmt.Printf("JOBRESULT %s\n", out)
@@ -281,6 +323,31 @@ func treeRSS(pid int) int64 {
 	return total
 }
 
+// treeCPU returns the user + system CPU seconds of process pid and its
+// live child processes, from /proc (in clock ticks of 1/100 s, Linux's
+// USER_HZ).
+func treeCPU(pid int) float64 {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var ticks int64
+	for _, e := range entries {
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: fields[1] is ppid, [11] utime, [12] stime.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if n, _ := strconv.Atoi(e.Name()); len(f) > 12 && (n == pid || f[1] == strconv.Itoa(pid)) {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			ticks += u + s
+		}
+	}
+	return float64(ticks) / 100
+}
+
 // peakTreeRSS samples the memory of a process tree until done is closed
 // and returns its peak, in MB.
 func peakTreeRSS(pid int, done <-chan struct{}) <-chan float64 {
@@ -323,6 +390,13 @@ func maxRSS(ps *os.ProcessState) float64 {
 // variants up to pipeline.SmallWidth wide; vips gets the matching effort
 // per width. PICTURES_JOB_PROFILE=p3 runs it on the photo tagged Display
 // P3 (and vips is asked to convert to sRGB as well, --export-profile srgb). vips comes from `apt-get install libvips-tools`.
+// PICTURES_JOB_WEBP=1 adds a WebP of each output on both sides (vips at
+// the same quality and effort) and appends to the line
+//
+//	webp_backend=<name> webp_bytes=<go WebP total> vips_webp_bytes=<vips WebP total>
+//
+// (bytes= and vips_bytes= stay the AVIF files'): the difference from a run
+// without it is what the second format costs.
 func BenchmarkJob(b *testing.B) {
 	if _, err := exec.LookPath("vips"); err != nil {
 		b.Skip("vips is not installed (apt-get install libvips-tools)")
@@ -367,7 +441,7 @@ func BenchmarkJob(b *testing.B) {
 		vipsDir := filepath.Join(dir, "vips")
 		os.RemoveAll(vipsDir)
 		os.MkdirAll(vipsDir, 0o755)
-		var vipsBytes int64
+		var vipsBytes, vipsWebPBytes int64
 		var vipsPeak float64
 		start := time.Now()
 		for _, ratio := range jobRatios {
@@ -391,6 +465,20 @@ func BenchmarkJob(b *testing.B) {
 					b.Fatal(err)
 				}
 				vipsBytes += st.Size()
+				if jobWebP() {
+					webpFile := strings.TrimSuffix(outFile, ".avif") + ".webp"
+					args[2] = fmt.Sprintf("%s[Q=%d,effort=%d,strip]", webpFile, opts.WebPQuality, opts.WebPMethod)
+					cmd := exec.Command("vips", args...)
+					if out, err := cmd.CombinedOutput(); err != nil {
+						b.Fatalf("vips: %v\n%s", err, out)
+					}
+					vipsPeak = max(vipsPeak, maxRSS(cmd.ProcessState))
+					st, err := os.Stat(webpFile)
+					if err != nil {
+						b.Fatal(err)
+					}
+					vipsWebPBytes += st.Size()
+				}
 			}
 		}
 		vipsSeconds := time.Since(start).Seconds()
@@ -400,11 +488,14 @@ func BenchmarkJob(b *testing.B) {
 		}
 		line := fmt.Sprintf("job backend=%s go_s=%.2f vips_s=%.2f ratio=%.2f go_peak_mb=%.0f vips_peak_mb=%.0f bytes=%d vips_bytes=%d",
 			backend, res.Seconds, vipsSeconds, res.Seconds/vipsSeconds, goPeak, vipsPeak, res.Bytes, vipsBytes)
+		if jobWebP() {
+			line += fmt.Sprintf(" webp_backend=%s webp_bytes=%d vips_webp_bytes=%d", res.WebPBackend, res.WebPBytes, vipsWebPBytes)
+		}
 		fmt.Println(line)
 		b.ReportMetric(res.Seconds, "go_s")
 		b.ReportMetric(vipsSeconds, "vips_s")
 		b.ReportMetric(goPeak, "go_peak_MB")
-		b.Logf("%s (speed %d, small %d, %d CPUs)", line, speed, opts.AVIFSmallSpeed, runtime.GOMAXPROCS(0))
+		b.Logf("%s (speed %d, small %d, %d CPUs, job CPU %.2f s)", line, speed, opts.AVIFSmallSpeed, runtime.GOMAXPROCS(0), res.JobCPU)
 	}
 }
 

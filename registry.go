@@ -56,11 +56,16 @@ func register(f *PictureField) error {
 				c.logger.Info("pictures: AVIF encoder", "backend", encoder.Describe())
 			})
 		}
+		if t == webpType {
+			logWebPBackendOnce.Do(func() {
+				c.logger.Info("pictures: WebP encoder", "backend", encoder.DescribeWebP())
+			})
+		}
 	}
 	return nil
 }
 
-var logBackendOnce sync.Once
+var logBackendOnce, logWebPBackendOnce sync.Once
 
 // MustRegister is like Register but panics on error. It suits package-level
 // field declarations and main functions.

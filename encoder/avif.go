@@ -31,25 +31,25 @@ func AVIF(ctx context.Context, w io.Writer, img *image.RGBA, quality, speed int)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return encode(ctx, w, img, quality, speed, true)
+	return encode(ctx, w, job{formatAVIF, img, quality, speed}, true)
 }
 
-// encode encodes in a process, or in this one when processes are off,
+// encode encodes j in a process, or in this one when processes are off,
 // or, if fallback, when a process cannot be started.
-func encode(ctx context.Context, w io.Writer, img *image.RGBA, quality, speed int, fallback bool) error {
+func encode(ctx context.Context, w io.Writer, j job, fallback bool) error {
 	pr, err := encoders.acquire(ctx)
 	if err != nil {
 		return err
 	}
 	if pr == nil {
 		defer encoders.releaseLocal()
-		return encodeHere(w, img, quality, speed)
+		return encodeHere(w, j)
 	}
 	defer encoders.release(pr)
-	data, err := encoders.run(ctx, pr, img, quality, speed)
+	data, err := encoders.run(ctx, pr, j)
 	var se startError
 	if fallback && errors.As(err, &se) {
-		return encodeHere(w, img, quality, speed)
+		return encodeHere(w, j)
 	}
 	if err != nil {
 		return err
@@ -68,10 +68,10 @@ func (e startError) Unwrap() error { return e.err }
 
 var logStartFailure sync.Once
 
-// run has the process pr encode img, starting it if needed, and once more
+// run has the process pr encode j, starting it if needed, and once more
 // if it dies.
-func (p *pool) run(ctx context.Context, pr *process, img *image.RGBA, quality, speed int) ([]byte, error) {
-	if b := img.Bounds(); b.Dx() < 1 || b.Dy() < 1 || b.Dx() > maxSide || b.Dy() > maxSide {
+func (p *pool) run(ctx context.Context, pr *process, j job) ([]byte, error) {
+	if b := j.img.Bounds(); b.Dx() < 1 || b.Dy() < 1 || b.Dx() > maxSide || b.Dy() > maxSide {
 		return nil, fmt.Errorf("encoder: cannot encode a %dx%d image in an encoder process (1 to %d pixels a side)", b.Dx(), b.Dy(), maxSide)
 	}
 	for attempt := 1; ; attempt++ {
@@ -82,7 +82,7 @@ func (p *pool) run(ctx context.Context, pr *process, img *image.RGBA, quality, s
 			p.mu.Unlock()
 			if err != nil {
 				logStartFailure.Do(func() {
-					slog.Warn("pictures: cannot start AVIF encoder processes; encoding in this process", "err", err)
+					slog.Warn("pictures: cannot start encoder processes; encoding in this process", "err", err)
 				})
 				return nil, startError{err}
 			}
@@ -93,7 +93,7 @@ func (p *pool) run(ctx context.Context, pr *process, img *image.RGBA, quality, s
 		}
 		ch := make(chan result, 1)
 		go func() {
-			data, err := pr.roundTrip(img, quality, speed)
+			data, err := pr.roundTrip(j)
 			ch <- result{data, err}
 		}()
 		select {
@@ -119,10 +119,18 @@ func (p *pool) run(ctx context.Context, pr *process, img *image.RGBA, quality, s
 	}
 }
 
-// encodeHere encodes in this process. Speed and chroma subsampling are
+// encodeHere encodes j in this process.
+func encodeHere(w io.Writer, j job) error {
+	if j.format == formatWebP {
+		return webpHere(w, j.img, j.quality, j.speed)
+	}
+	return avifHere(w, j.img, j.quality, j.speed)
+}
+
+// avifHere encodes in this process. Speed and chroma subsampling are
 // always explicit: the zero avif.Options means speed 0 and 4:4:4, seconds
 // per small image.
-func encodeHere(w io.Writer, img *image.RGBA, quality, speed int) error {
+func avifHere(w io.Writer, img *image.RGBA, quality, speed int) error {
 	var buf bytes.Buffer
 	err := avif.Encode(&buf, img, avif.Options{
 		Quality:           quality,

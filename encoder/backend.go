@@ -5,15 +5,19 @@ import (
 	"runtime"
 
 	"github.com/gen2brain/avif"
+	"github.com/gen2brain/webp"
 )
 
-// A Backend says how AVIF images are encoded, and why.
+// A Backend says how AVIF (or WebP) images are encoded, and why.
 type Backend struct {
-	// Library is the encoder: "libavif" (a system libavif 1.1 or later,
-	// loaded at start-up), "wasm" (the WebAssembly build embedded in
+	// Library is the encoder. For AVIF: "libavif" (a system libavif 1.1 or
+	// later, loaded at start-up), "wasm" (the WebAssembly build embedded in
 	// github.com/gen2brain/avif, compiled by wazero: several times slower,
 	// and it pauses the whole Go process while it runs) or "wasm2go" (the
-	// same translated to Go, with -tags wasm2go).
+	// same translated to Go, with -tags wasm2go). For WebP: "libwebp" (a
+	// system libwebp, loaded at start-up) or "wasm" (the WebAssembly build
+	// embedded in github.com/gen2brain/webp, compiled by wazero, with or
+	// without -tags wasm2go).
 	Library string
 	// Processes is the number of encoder processes; 0 means encoding in
 	// this process.
@@ -28,6 +32,22 @@ func Describe() Backend {
 	if err := avif.Dynamic(); err != nil {
 		b.Library, b.Reason = wasmBackend, "no system libavif 1.1 or later: "+err.Error()
 	}
+	return b.withProcesses()
+}
+
+// DescribeWebP returns the backend WebP encodes use now. They run in the
+// same encoder processes as AVIF encodes, as many as Describe says: their
+// number follows the AVIF backend (one process with a system libavif).
+func DescribeWebP() Backend {
+	b := Backend{Library: "libwebp", Reason: "system libwebp"}
+	if err := webp.Dynamic(); err != nil {
+		b.Library, b.Reason = "wasm", "no system libwebp: "+err.Error()
+	}
+	return b.withProcesses()
+}
+
+// withProcesses completes b with the number of processes and why.
+func (b Backend) withProcesses() Backend {
 	p := encoders
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -1,9 +1,10 @@
-// Package encoder encodes AVIF images, in encoder processes when it can:
-// copies of the program's own binary that do nothing but encode, so that
-// a long encode never stalls the program's web requests.
+// Package encoder encodes AVIF and WebP images, in encoder processes when
+// it can: copies of the program's own binary that do nothing but encode,
+// so that a long encode never stalls the program's web requests.
 //
-// Package pipeline calls AVIF for every AVIF variant; a program only needs
-// to call Init first thing in main, and may call Configure, Start and Stop.
+// Package pipeline calls AVIF for every AVIF variant and WebP for every
+// WebP variant; a program only needs to call Init first thing in main,
+// and may call Configure, Start and Stop.
 //
 // # Why processes
 //
@@ -36,7 +37,7 @@
 // returns. In any other process it returns at once and records that the
 // binary can be its own encoder process. Encoder processes are only ever
 // started by a process that called Init (otherwise the copy would run the
-// program's main again): without Init, AVIF encodes run in the calling
+// program's main again): without Init, encodes run in the calling
 // process, and Describe says so. Test binaries that want encoder processes
 // call Init in TestMain, before m.Run.
 //
@@ -49,8 +50,9 @@
 //
 // Decoding and resizing stay in the calling process; only the encode of
 // an RGBA image crosses to an encoder process (its pixels one way, the
-// AVIF file the other). Processes start on first use, or at once with
-// Start; each serves one encode at a time. At most Config.Processes
+// AVIF or WebP file the other; one protocol, whose requests name their
+// format). Processes start on first use, or at once with Start; each
+// serves one encode at a time, of either format. At most Config.Processes
 // encodes run at once and the others wait (back-pressure); in-process, at
 // most GOMAXPROCS. A process that dies is started again and its request
 // retried once; a request whose context ends kills its process (an encode
@@ -70,4 +72,12 @@
 // libavif it embeds: compiled at start-up by wazero, or translated to Go
 // ahead of time with -tags wasm2go. Describe says which, how many encoder
 // processes there are, and why.
+//
+// github.com/gen2brain/webp likewise encodes WebP with a system libwebp
+// when it finds one (the unversioned libwebp.so and libwebpdemux.so), or
+// else with its embedded WebAssembly build of libwebp, always compiled by
+// wazero (-tags wasm2go changes only AVIF), in each process on its first
+// WebP encode: Start warms the AVIF encoder only. DescribeWebP says which.
+// WebP encodes share the AVIF encodes' processes and limits: their number
+// follows the AVIF backend.
 package encoder

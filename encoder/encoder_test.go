@@ -1,8 +1,10 @@
 package encoder
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"image"
 	"image/color"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gen2brain/avif"
+	"github.com/gen2brain/webp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -297,4 +300,196 @@ func TestSettingsRoundTrip(t *testing.T) {
 		assert.Equal(t, settings{nice: nice}, parseSettings(settings{nice: nice}.String()))
 	}
 	assert.Equal(t, settings{nice: defaultNice}, parseSettings("1"), "unknown values keep the defaults")
+}
+
+func encodeWebP(ctx context.Context, img *image.RGBA, method int) ([]byte, error) {
+	var buf bytes.Buffer
+	err := WebP(ctx, &buf, img, 75, method)
+	return buf.Bytes(), err
+}
+
+// riffChunks lists the chunk types of a WebP file.
+func riffChunks(t *testing.T, data []byte) []string {
+	t.Helper()
+	require.GreaterOrEqual(t, len(data), 12)
+	require.Equal(t, "RIFF", string(data[:4]))
+	require.Equal(t, "WEBP", string(data[8:12]))
+	require.Equal(t, len(data)-8, int(binary.LittleEndian.Uint32(data[4:])), "RIFF size")
+	var types []string
+	for rest := data[12:]; len(rest) > 0; {
+		require.GreaterOrEqual(t, len(rest), 8)
+		n := int(binary.LittleEndian.Uint32(rest[4:]))
+		require.LessOrEqual(t, 8+n, len(rest))
+		types = append(types, string(rest[:4]))
+		rest = rest[min(len(rest), 8+n+n&1):]
+	}
+	return types
+}
+
+func TestWebPProcessEncodesAsInProcess(t *testing.T) {
+	img := photo(200, 150)
+	withConfig(t, Config{InProcess: true})
+	local, err := encodeWebP(context.Background(), img, 4)
+	require.NoError(t, err)
+	assert.Empty(t, children(t))
+	withConfig(t, Config{Processes: 1})
+	remote, err := encodeWebP(context.Background(), img, 4)
+	require.NoError(t, err)
+	assert.Equal(t, local, remote, "an encoder process encodes exactly as this process does")
+	assert.NotEmpty(t, children(t), "the encode ran in an encoder process")
+	assert.Equal(t, []string{"VP8 "}, riffChunks(t, remote), "lossy, opaque, no metadata chunk")
+	dec, err := decodeWebP(remote)
+	require.NoError(t, err)
+	assert.Equal(t, image.Rect(0, 0, 200, 150), dec.Bounds())
+	assert.Greater(t, psnr(img, dec), 35.0)
+}
+
+// TestOneProtocolTwoFormats interleaves AVIF and WebP encodes in one
+// encoder process.
+func TestOneProtocolTwoFormats(t *testing.T) {
+	withConfig(t, Config{Processes: 1})
+	img := photo(96, 64)
+	for i := range 4 {
+		if i%2 == 0 {
+			out, err := encodeAVIF(context.Background(), img, 9)
+			require.NoError(t, err)
+			assert.Equal(t, "ftypavif", string(out[4:12]), "request %d", i)
+		} else {
+			out, err := encodeWebP(context.Background(), img, 4)
+			require.NoError(t, err)
+			assert.Equal(t, "WEBP", string(out[8:12]), "request %d", i)
+		}
+	}
+	assert.Len(t, children(t), 1)
+}
+
+// TestWebPAlpha checks that transparency is kept, and that the colours of
+// a premultiplied image come out as they are, not darkened.
+func TestWebPAlpha(t *testing.T) {
+	withConfig(t, Config{Processes: 1})
+	img := image.NewRGBA(image.Rect(0, 0, 64, 64))
+	for y := range 64 {
+		for x := range 64 {
+			switch {
+			case x < 32:
+				img.SetRGBA(x, y, color.RGBA{200, 100, 50, 255})
+			case y < 32:
+				img.SetRGBA(x, y, color.RGBA{100, 50, 25, 128}) // (200, 100, 50) at half alpha
+			}
+		}
+	}
+	out, err := encodeWebP(context.Background(), img, 4)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"VP8X", "ALPH", "VP8 "}, riffChunks(t, out))
+	assert.Equal(t, byte(0x10), out[20], "VP8X flags: alpha only (no ICC, EXIF, XMP or animation)")
+	dec, err := decodeWebP(out)
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		x, y int
+		want color.NRGBA
+	}{
+		{16, 16, color.NRGBA{200, 100, 50, 255}},
+		{48, 16, color.NRGBA{200, 100, 50, 128}},
+		{48, 48, color.NRGBA{0, 0, 0, 0}},
+	} {
+		got := color.NRGBAModel.Convert(dec.At(tt.x, tt.y)).(color.NRGBA)
+		assert.Equal(t, tt.want.A, got.A, "alpha at %d,%d", tt.x, tt.y)
+		if tt.want.A != 0 {
+			for i, c := range [][2]uint8{{got.R, tt.want.R}, {got.G, tt.want.G}, {got.B, tt.want.B}} {
+				assert.InDelta(t, c[1], c[0], 6, "channel %d at %d,%d: %v", i, tt.x, tt.y, got)
+			}
+		}
+	}
+}
+
+func TestStraight(t *testing.T) {
+	opaque := photo(8, 4)
+	s := straight(opaque)
+	assert.Same(t, &opaque.Pix[0], &s.Pix[0], "an opaque image is shared")
+	assert.Equal(t, image.Rect(0, 0, 8, 4), s.Bounds())
+
+	sub := opaque.SubImage(image.Rect(2, 1, 6, 3)).(*image.RGBA)
+	s = straight(sub)
+	require.Equal(t, image.Rect(0, 0, 4, 2), s.Bounds(), "moved to the origin")
+	assert.Equal(t, 16, s.Stride, "rows end to end")
+	for y := range 2 {
+		for x := range 4 {
+			r, g, b, a := sub.At(2+x, 1+y).RGBA()
+			assert.Equal(t, color.NRGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), uint8(a >> 8)}, s.NRGBAAt(x, y))
+		}
+	}
+
+	alpha := image.NewRGBA(image.Rect(0, 0, 4, 1))
+	copy(alpha.Pix, []byte{
+		100, 50, 25, 128, // (199, 100, 50) at half alpha
+		0, 0, 0, 0,
+		255, 0, 0, 255,
+		200, 0, 0, 100, // invalid: colour above alpha, clamped
+	})
+	assert.Equal(t, []byte{199, 100, 50, 128, 0, 0, 0, 0, 255, 0, 0, 255, 255, 0, 0, 100}, straight(alpha).Pix)
+}
+
+func TestWebPChecks(t *testing.T) {
+	img := photo(16, 16)
+	assert.EqualError(t, WebP(context.Background(), &bytes.Buffer{}, img, 0, 4), "encoder: WebP quality must be between 1 and 100, got 0")
+	assert.EqualError(t, WebP(context.Background(), &bytes.Buffer{}, img, 75, 7), "encoder: WebP method must be between 0 and 6, got 7")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, WebP(ctx, &bytes.Buffer{}, img, 75, 4), context.Canceled)
+}
+
+func TestDescribeWebP(t *testing.T) {
+	withConfig(t, Config{Processes: 2})
+	b := DescribeWebP()
+	assert.Equal(t, 2, b.Processes, "the processes AVIF uses")
+	assert.Contains(t, []string{"libwebp", "wasm"}, b.Library)
+	if b.Library == "wasm" {
+		assert.Contains(t, b.Reason, "no system libwebp: ")
+	} else {
+		assert.Contains(t, b.Reason, "system libwebp; ")
+	}
+	assert.Contains(t, b.String(), "in 2 encoder processes")
+}
+
+func TestRequestFormat(t *testing.T) {
+	img := photo(3, 2)
+	for _, f := range []format{formatAVIF, formatWebP} {
+		var buf bytes.Buffer
+		w := bufio.NewWriter(&buf)
+		require.NoError(t, writeRequest(w, job{f, img, 75, 4}))
+		req, err := readRequest(&buf)
+		require.NoError(t, err)
+		assert.Equal(t, request{width: 3, height: 2, quality: 75, speed: 4, format: f}, req)
+		assert.Equal(t, img.Pix, buf.Bytes(), "the pixels follow")
+	}
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	require.NoError(t, writeRequest(w, job{2, img, 75, 4}))
+	_, err := readRequest(&buf)
+	assert.ErrorIs(t, err, errBadRequest, "an unknown format")
+}
+
+// decodeWebP decodes with libwebp's own conversion to RGB, as browsers do
+// (image.YCbCr reads VP8's studio-range planes as full range).
+func decodeWebP(data []byte) (image.Image, error) {
+	all, err := webp.DecodeAll(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	return all.Image[0], nil
+}
+
+func psnr(a, b image.Image) float64 {
+	var sum float64
+	bd := a.Bounds()
+	for y := bd.Min.Y; y < bd.Max.Y; y++ {
+		for x := bd.Min.X; x < bd.Max.X; x++ {
+			r1, g1, b1, _ := a.At(x, y).RGBA()
+			r2, g2, b2, _ := b.At(x, y).RGBA()
+			for _, d := range []float64{float64(r1>>8) - float64(r2>>8), float64(g1>>8) - float64(g2>>8), float64(b1>>8) - float64(b2>>8)} {
+				sum += d * d
+			}
+		}
+	}
+	return 10 * math.Log10(255*255/max(sum/float64(bd.Dx()*bd.Dy()*3), 1e-9))
 }

@@ -44,3 +44,18 @@ func Example() {
 	// 64 48
 	// encoder: Config.Nice must be between -1 and 19, got 40
 }
+
+// WebP encodes where AVIF does, in the same encoder processes.
+func ExampleWebP() {
+	var buf bytes.Buffer
+	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
+	if err := encoder.WebP(context.Background(), &buf, img, 75, 4); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(string(buf.Bytes()[8:12]), encoder.DescribeWebP().Library != "")
+
+	fmt.Println(encoder.WebP(context.Background(), &buf, img, 75, 9))
+	// Output:
+	// WEBP true
+	// encoder: WebP method must be between 0 and 6, got 9
+}

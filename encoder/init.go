@@ -25,9 +25,9 @@ var initialized atomic.Bool
 // Init makes this process an encoder process if it was started as one: it
 // then serves encode requests on its standard input and output and exits
 // when its input ends, without returning. Otherwise it returns at once,
-// and AVIF encodes may use encoder processes, copies of this binary. Call
-// it first thing in main (or in TestMain), before anything else runs: an
-// encoder process runs main up to here.
+// and AVIF and WebP encodes may use encoder processes, copies of this
+// binary. Call it first thing in main (or in TestMain), before anything
+// else runs: an encoder process runs main up to here.
 func Init() {
 	if v := os.Getenv(processEnv); v != "" {
 		os.Exit(serve(parseSettings(v), os.Stdin, os.Stdout))
@@ -88,7 +88,7 @@ func serve(s settings, in io.Reader, out io.Writer) int {
 		}
 		img := &image.RGBA{Pix: pix, Stride: req.width * 4, Rect: image.Rect(0, 0, req.width, req.height)}
 		var buf bytes.Buffer
-		err = encodeHere(&buf, img, req.quality, req.speed)
+		err = encodeHere(&buf, job{req.format, img, req.quality, req.speed})
 		if err := writeResponse(w, buf.Bytes(), err); err != nil {
 			return 1
 		}

@@ -216,7 +216,7 @@ func Start(ctx context.Context) error {
 	tiny := image.NewRGBA(image.Rect(0, 0, 16, 16))
 	errs := make(chan error, n)
 	for range n {
-		go func() { errs <- encode(ctx, io.Discard, tiny, 50, 10, false) }()
+		go func() { errs <- encode(ctx, io.Discard, job{formatAVIF, tiny, 50, 10}, false) }()
 	}
 	var err error
 	for range n {

@@ -2,7 +2,6 @@ package encoder
 
 import (
 	"bufio"
-	"image"
 	"io"
 	"os"
 	"os/exec"
@@ -95,8 +94,8 @@ func (pr *process) kill() {
 }
 
 // roundTrip sends one request and reads its answer.
-func (pr *process) roundTrip(img *image.RGBA, quality, speed int) ([]byte, error) {
-	if err := writeRequest(pr.in, img, quality, speed); err != nil {
+func (pr *process) roundTrip(j job) ([]byte, error) {
+	if err := writeRequest(pr.in, j); err != nil {
 		return nil, err
 	}
 	return readResponse(pr.out)

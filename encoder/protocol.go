@@ -11,12 +11,14 @@ import (
 // The wire protocol between a program and its encoder processes, over the
 // process's standard input and output. A request is a 16-byte header,
 //
-//	"PAV1", width and height (uint32, little-endian), quality, speed, 0, 0
+//	"PAV1", width and height (uint32, little-endian), quality, speed, format, 0
 //
-// followed by width*height*4 bytes of premultiplied RGBA, row by row. A
-// response is a status byte (0: done, 1: the encoder failed), a uint32
-// length (little-endian), and as many bytes: the AVIF file, or the
-// encoder's error message.
+// followed by width*height*4 bytes of premultiplied RGBA, row by row. The
+// format byte is 0 for AVIF (speed is the aom speed) and 1 for WebP (speed
+// is the libwebp method). A response is a status byte (0: done, 1: the
+// encoder failed), a uint32 length (little-endian), and as many bytes: the
+// encoded file, or the encoder's error message. Both ends are the same
+// binary, so the protocol needs no version.
 
 const (
 	magic = "PAV1"
@@ -24,27 +26,51 @@ const (
 	maxSide = 1 << 14
 )
 
+// A format is an output format, numbered as in the protocol.
+type format byte
+
+const (
+	formatAVIF format = 0
+	formatWebP format = 1
+)
+
+func (f format) String() string {
+	if f == formatWebP {
+		return "WebP"
+	}
+	return "AVIF"
+}
+
+// A job is one encode: an image, its format and its settings.
+type job struct {
+	format  format
+	img     *image.RGBA
+	quality int // 1 to 100
+	speed   int // AVIF: aom speed, 0 (slowest) to 10; WebP: method, 0 (fastest) to 6
+}
+
 // A request is the header of an encode request.
 type request struct {
 	width, height  int
 	quality, speed int
+	format         format
 }
 
 var errBadRequest = errors.New("bad request")
 
-// writeRequest sends img and its settings.
-func writeRequest(w *bufio.Writer, img *image.RGBA, quality, speed int) error {
-	b := img.Bounds()
+// writeRequest sends j's image and settings.
+func writeRequest(w *bufio.Writer, j job) error {
+	b := j.img.Bounds()
 	var hdr [16]byte
 	copy(hdr[:], magic)
 	binary.LittleEndian.PutUint32(hdr[4:], uint32(b.Dx()))
 	binary.LittleEndian.PutUint32(hdr[8:], uint32(b.Dy()))
-	hdr[12], hdr[13] = byte(quality), byte(speed)
+	hdr[12], hdr[13], hdr[14] = byte(j.quality), byte(j.speed), byte(j.format)
 	if _, err := w.Write(hdr[:]); err != nil {
 		return err
 	}
 	for y := b.Min.Y; y < b.Max.Y; y++ {
-		row := img.Pix[img.PixOffset(b.Min.X, y):][:b.Dx()*4]
+		row := j.img.Pix[j.img.PixOffset(b.Min.X, y):][:b.Dx()*4]
 		if _, err := w.Write(row); err != nil {
 			return err
 		}
@@ -64,14 +90,15 @@ func readRequest(r io.Reader) (request, error) {
 		height:  int(binary.LittleEndian.Uint32(hdr[8:])),
 		quality: int(hdr[12]),
 		speed:   int(hdr[13]),
+		format:  format(hdr[14]),
 	}
-	if string(hdr[:4]) != magic || req.width < 1 || req.height < 1 || req.width > maxSide || req.height > maxSide {
+	if string(hdr[:4]) != magic || req.format > formatWebP || req.width < 1 || req.height < 1 || req.width > maxSide || req.height > maxSide {
 		return request{}, errBadRequest
 	}
 	return req, nil
 }
 
-// writeResponse sends the AVIF file data, or the encoder's error.
+// writeResponse sends the encoded file data, or the encoder's error.
 func writeResponse(w *bufio.Writer, data []byte, err error) error {
 	var hdr [5]byte
 	if err != nil {
@@ -83,7 +110,7 @@ func writeResponse(w *bufio.Writer, data []byte, err error) error {
 	return w.Flush()
 }
 
-// readResponse reads a response: the AVIF file data, or an encodeError.
+// readResponse reads a response: the encoded file data, or an encodeError.
 func readResponse(r io.Reader) ([]byte, error) {
 	var hdr [5]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {

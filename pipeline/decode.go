@@ -35,7 +35,9 @@ func Decode(data []byte, info Info) (*Image, error) {
 	case GIF:
 		img, err = gif.Decode(r)
 	case WEBP:
-		img, err = webp.Decode(r)
+		if img, err = webp.Decode(r); err == nil {
+			fullRange(img)
+		}
 	case AVIF:
 		img, err = avif.Decode(r) // orientation applied below, like the others
 	default:

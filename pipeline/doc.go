@@ -27,10 +27,10 @@
 //
 // # Encode
 //
-// Encode writes AVIF, JPEG or PNG without any metadata (no EXIF, XMP, ICC
-// profile or text), at the quality and speed of an Encoding. AVIF goes
-// through package encoder, which runs it in encoder processes when the
-// program calls encoder.Init first in main, and in the calling process
-// otherwise. Preview makes the tiny, blurry JPEG data: URL shown while the
+// Encode writes AVIF, WebP, JPEG or PNG without any metadata (no EXIF, XMP,
+// ICC profile or text), at the quality and speed of an Encoding. AVIF and
+// WebP go through package encoder, which runs them in encoder processes
+// when the program calls encoder.Init first in main, and in the calling
+// process otherwise. Preview makes the tiny, blurry JPEG data: URL shown while the
 // variants are being made.
 package pipeline

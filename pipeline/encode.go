@@ -29,6 +29,12 @@ type Encoding struct {
 	AVIFSmallSpeed int
 	// JPEGQuality is 1 to 100. Defaults to 82.
 	JPEGQuality int
+	// WebPQuality is 1 to 100, for fields whose FileTypes include WEBP.
+	// Defaults to 75, libwebp's own default (and next/image's).
+	WebPQuality int
+	// WebPMethod is the libwebp effort, 1 (fastest) to 6 (slowest,
+	// smallest); 0 means the default, 4, libwebp's own.
+	WebPMethod int
 }
 
 // SmallWidth is the width up to which Encoding.AVIFSmallSpeed applies.
@@ -40,6 +46,8 @@ const (
 	defaultAVIFSpeed      = 9
 	defaultAVIFSmallSpeed = 6
 	defaultJPEGQuality    = 82
+	defaultWebPQuality    = 75
+	defaultWebPMethod     = 4
 )
 
 // SpeedFor returns the AVIF speed of a variant w pixels wide.
@@ -65,6 +73,12 @@ func (e Encoding) WithDefaults() Encoding {
 	if e.JPEGQuality == 0 {
 		e.JPEGQuality = defaultJPEGQuality
 	}
+	if e.WebPQuality == 0 {
+		e.WebPQuality = defaultWebPQuality
+	}
+	if e.WebPMethod == 0 {
+		e.WebPMethod = defaultWebPMethod
+	}
 	return e
 }
 
@@ -82,14 +96,21 @@ func (e Encoding) Check() error {
 	if e.JPEGQuality < 0 || e.JPEGQuality > 100 {
 		return fmt.Errorf("JPEGQuality must be between 1 and 100, got %d", e.JPEGQuality)
 	}
+	if e.WebPQuality < 0 || e.WebPQuality > 100 {
+		return fmt.Errorf("WebPQuality must be between 1 and 100, got %d", e.WebPQuality)
+	}
+	if e.WebPMethod < 0 || e.WebPMethod > 6 {
+		return fmt.Errorf("WebPMethod must be between 1 and 6, got %d", e.WebPMethod)
+	}
 	return nil
 }
 
-// Encode writes img in the named output format ("AVIF", "JPEG" or "PNG")
-// with no metadata: no EXIF, no XMP, no ICC profile, no text. AVIF files
-// are 4:2:0 and tagged sRGB, encoded by package encoder (in an encoder
-// process when the program called encoder.Init); ctx ends the wait for
-// one, and the encode. JPEGs show transparent pixels as white.
+// Encode writes img in the named output format ("AVIF", "WEBP", "JPEG" or
+// "PNG") with no metadata: no EXIF, no XMP, no ICC profile, no text. AVIF
+// files are 4:2:0 and tagged sRGB, WebP files lossy (4:2:0, untagged, that
+// is sRGB), both encoded by package encoder (in an encoder process when the
+// program called encoder.Init); ctx ends the wait for one, and the encode.
+// JPEGs show transparent pixels as white.
 func Encode(ctx context.Context, w io.Writer, format string, img *image.RGBA, e Encoding) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -98,6 +119,8 @@ func Encode(ctx context.Context, w io.Writer, format string, img *image.RGBA, e 
 	switch format {
 	case "AVIF":
 		return encoder.AVIF(ctx, w, img, e.AVIFQuality, e.SpeedFor(img.Bounds().Dx()))
+	case "WEBP":
+		return encoder.WebP(ctx, w, img, e.WebPQuality, e.WebPMethod)
 	case "JPEG":
 		bw := bufio.NewWriter(w)
 		if err := jpeg.Encode(bw, opaque(img), &jpeg.Options{Quality: e.JPEGQuality}); err != nil {
