@@ -34,8 +34,15 @@ type Picture struct {
 	// were generated with; see PictureField.Fingerprint.
 	Version string
 	// Preview is a tiny blurred rendition as a data: URL, shown until the
-	// variants exist.
+	// variants exist, and behind the picture while it downloads with the
+	// helper's "placeholder" "blur".
 	Preview string
+	// Color is the picture's dominant colour as "#rrggbb", computed from
+	// Preview when the variants are generated (see PreviewColor); "" until
+	// then, and for pictures processed before it existed until they are
+	// processed again. The helper's "placeholder" "color" paints it behind
+	// the picture while it downloads.
+	Color string
 }
 
 // A FocalPoint is a point of a picture, as fractions of its width and height
@@ -116,6 +123,7 @@ type stored struct {
 	Variants []storedVariant `json:"variants,omitempty"`
 	Version  string          `json:"version,omitempty"`
 	Preview  string          `json:"preview,omitempty"`
+	Color    string          `json:"color,omitempty"` // absent from rows written before it existed
 }
 
 type storedVariant struct {
@@ -130,7 +138,7 @@ func (p Picture) Value() (driver.Value, error) {
 	if p.IsZero() {
 		return nil, nil
 	}
-	s := stored{Field: p.Field, Key: p.Key, Width: p.Width, Height: p.Height, Focus: p.Focus, Version: p.Version, Preview: p.Preview}
+	s := stored{Field: p.Field, Key: p.Key, Width: p.Width, Height: p.Height, Focus: p.Focus, Version: p.Version, Preview: p.Preview, Color: p.Color}
 	for _, v := range p.Variants {
 		s.Variants = append(s.Variants, storedVariant(v))
 	}
@@ -166,7 +174,7 @@ func (p *Picture) Scan(src any) error {
 	if s.Key == "" {
 		return errors.New("pictures: scanning a Picture: no key")
 	}
-	*p = Picture{Field: s.Field, Key: s.Key, Width: s.Width, Height: s.Height, Focus: s.Focus, Version: s.Version, Preview: s.Preview}
+	*p = Picture{Field: s.Field, Key: s.Key, Width: s.Width, Height: s.Height, Focus: s.Focus, Version: s.Version, Preview: s.Preview, Color: s.Color}
 	if len(s.Variants) > 0 {
 		p.Variants = make([]VariantSet, len(s.Variants))
 		for i, v := range s.Variants {
@@ -177,7 +185,9 @@ func (p *Picture) Scan(src any) error {
 }
 
 // MarshalJSON gives the picture as an API client wants it, modelled on
-// django-pictures' REST serializer: the fallback JPEG URL and size, then per
+// django-pictures' REST serializer: the fallback JPEG URL and size, the
+// inline preview and the dominant colour (null until known), which a client
+// shows while the file downloads, then per
 // declared ratio ("original" for the source's own) its crop size, fallback,
 // and the URLs of every generated variant per MIME type and width; then,
 // for a field with Layouts, each layout's `sizes` and the ratio it shows
@@ -185,6 +195,7 @@ func (p *Picture) Scan(src any) error {
 // the `sizes` of a full-width layout instead:
 //
 //	{"url": "/media/…/1200w.jpeg", "width": 4000, "height": 3000,
+//	 "preview": "data:image/jpeg;base64,…", "color": "#5a7184",
 //	 "ratios": {"original": {"width": 4000, "height": 3000, "src": "…",
 //	   "sources": {"image/avif": {"100": "/media/…/100w.avif", …}},
 //	   "sizes": "(min-width: 0px) and (max-width: 1199px) 100vw, 1200px"}}}
@@ -205,6 +216,9 @@ type JSONOptions struct {
 	FileTypes []string
 	// Layouts lists the layouts to include.
 	Layouts []string
+	// OmitPreview leaves out "preview" (a few hundred bytes a picture),
+	// for clients that show only the colour.
+	OmitPreview bool
 }
 
 // JSON gives the JSON form of p (see MarshalJSON), narrowed by o. Each
@@ -278,6 +292,12 @@ func (p Picture) JSON(o JSONOptions) ([]byte, error) {
 	b = strconv.AppendInt(b, int64(p.Width), 10)
 	b = append(b, `,"height":`...)
 	b = strconv.AppendInt(b, int64(p.Height), 10)
+	if !o.OmitPreview {
+		b = append(b, `,"preview":`...)
+		b = appendJSONStringOrNull(b, p.Preview)
+	}
+	b = append(b, `,"color":`...)
+	b = appendJSONStringOrNull(b, p.Color)
 	b = append(b, `,"ratios":{`...)
 	for i, r := range ratios {
 		if i > 0 {

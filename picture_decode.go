@@ -24,6 +24,8 @@ func decodeStored(b []byte, s *stored) bool {
 			s.Version, ok = d.str()
 		case "preview":
 			s.Preview, ok = d.str()
+		case "color":
+			s.Color, ok = d.str()
 		case "width":
 			s.Width, ok = d.int()
 		case "height":

@@ -2,10 +2,13 @@ package pictures
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"hash/fnv"
 	"image"
 	"image/color"
+	"image/jpeg"
+	"image/png"
 	"math"
 	"net/http"
 	"net/url"
@@ -246,4 +249,148 @@ func hsl(h, s, l float64) color.RGBA {
 	}
 	m := l - c/2
 	return color.RGBA{uint8((r + m) * 255), uint8((g + m) * 255), uint8((b + m) * 255), 255}
+}
+
+// PlaceholderCSS is the stylesheet that the helper's "placeholder"
+// argument needs: serve it from the site's own origin, or copy it into the
+// site's stylesheet (a strict Content-Security-Policy refuses inline
+// styles). It layers the placeholder <img> under the <picture> that the
+// wrapper holds, sized to it, so that the picture covers it once painted;
+// the picture's <img> gets no background, which would hide the placeholder.
+// The wrapper is a block: style it, not the <picture>, for the box the
+// picture fills (its size, its aspect-ratio, its border radius).
+const PlaceholderCSS = `.pictures-placeholder { display: block; position: relative; }
+.pictures-placeholder > img { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: cover; }
+.pictures-placeholder > picture { position: relative; }
+.pictures-placeholder > picture img { background: none; }
+`
+
+// maxPreviewSide bounds the previews that PreviewColor decodes:
+// pipeline.Preview makes them 24 pixels at most.
+const maxPreviewSide = 256
+
+// PreviewColor returns the dominant colour of a preview (a base64 data:
+// URL of a JPEG or PNG image, as Picture.Preview holds) as "#rrggbb": the
+// mean of the pixels in the most populous cell of an 8x8x8 grid of the RGB
+// cube (transparent pixels left out). Processing sets Picture.Color with
+// it; call it to fill in the colour of pictures processed before Color
+// existed, without processing them again. It decodes a few hundred
+// pixels (well under a millisecond), so call it when a picture is
+// stored, not when it is rendered.
+func PreviewColor(preview string) (string, error) {
+	meta, data, ok := strings.Cut(preview, ",")
+	mime, isBase64 := strings.CutSuffix(strings.TrimPrefix(meta, "data:"), ";base64")
+	if !ok || !strings.HasPrefix(meta, "data:") || !isBase64 || !strings.HasPrefix(mime, "image/") {
+		return "", fmt.Errorf("%w: preview %.40q is not a base64 data:image/ URL", ErrInvalidArgument, preview)
+	}
+	// Previews are small JPEGs or PNGs (pipeline.Preview), decoded here by
+	// their own decoders: whatever else package image has registered (AVIF
+	// or WebP decoders may compile WebAssembly first) is never run.
+	decodeConfig, decode := jpeg.DecodeConfig, jpeg.Decode
+	switch mime {
+	case "image/jpeg":
+	case "image/png":
+		decodeConfig, decode = png.DecodeConfig, png.Decode
+	default:
+		return "", fmt.Errorf("%w: preview is %s, not image/jpeg or image/png", ErrInvalidArgument, mime)
+	}
+	raw, err := base64.StdEncoding.DecodeString(data)
+	if err != nil {
+		return "", fmt.Errorf("%w: preview: %v", ErrInvalidArgument, err)
+	}
+	cfg, err := decodeConfig(bytes.NewReader(raw))
+	if err != nil {
+		return "", fmt.Errorf("%w: preview: %v", ErrInvalidArgument, err)
+	}
+	if cfg.Width > maxPreviewSide || cfg.Height > maxPreviewSide {
+		return "", fmt.Errorf("%w: preview is %dx%d pixels, more than %d a side", ErrInvalidArgument, cfg.Width, cfg.Height, maxPreviewSide)
+	}
+	img, err := decode(bytes.NewReader(raw))
+	if err != nil {
+		return "", fmt.Errorf("%w: preview: %v", ErrInvalidArgument, err)
+	}
+	c, ok := dominantColor(img)
+	if !ok {
+		return "", fmt.Errorf("%w: preview has no opaque pixel", ErrInvalidArgument)
+	}
+	return c, nil
+}
+
+// dominantColor returns the mean of img's pixels in the most populous
+// cell of an 8x8x8 grid of the RGB cube, as "#rrggbb" (see PreviewColor);
+// false if every pixel is transparent.
+func dominantColor(img image.Image) (string, bool) {
+	var count [512]int
+	var sum [512][3]int
+	b := img.Bounds()
+	ycc, _ := img.(*image.YCbCr) // JPEG previews: read without boxing each pixel
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			var c color.NRGBA
+			if ycc != nil {
+				yi, ci := ycc.YOffset(x, y), ycc.COffset(x, y)
+				c.R, c.G, c.B = color.YCbCrToRGB(ycc.Y[yi], ycc.Cb[ci], ycc.Cr[ci])
+				c.A = 255
+			} else {
+				c = color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+			}
+			if c.A < 128 {
+				continue
+			}
+			i := int(c.R>>5)<<6 | int(c.G>>5)<<3 | int(c.B>>5)
+			count[i]++
+			sum[i][0] += int(c.R)
+			sum[i][1] += int(c.G)
+			sum[i][2] += int(c.B)
+		}
+	}
+	best := 0
+	for i, n := range count {
+		if n > count[best] {
+			best = i // the first of equals: the same result every time
+		}
+	}
+	n := count[best]
+	if n == 0 {
+		return "", false
+	}
+	const hex = "0123456789abcdef"
+	out := []byte{'#', 0, 0, 0, 0, 0, 0}
+	for k := range 3 {
+		v := (sum[best][k] + n/2) / n
+		out[1+2*k], out[2+2*k] = hex[v>>4], hex[v&15]
+	}
+	return string(out), true
+}
+
+// parseColor parses "#rrggbb".
+func parseColor(s string) (rgb [3]byte, ok bool) {
+	if len(s) != 7 || s[0] != '#' {
+		return rgb, false
+	}
+	for k := range 3 {
+		v, err := strconv.ParseUint(s[1+2*k:3+2*k], 16, 8)
+		if err != nil {
+			return rgb, false
+		}
+		rgb[k] = byte(v)
+	}
+	return rgb, true
+}
+
+// appendColorGIF appends a data: URL of a 1x1 GIF of the colour rgb: 35
+// bytes, which a browser stretches to a plain background without a
+// request, and which a Content-Security-Policy allows with img-src data:
+// (it refuses a style attribute).
+func appendColorGIF(b []byte, rgb [3]byte) []byte {
+	gif := [35]byte{
+		'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, // a 1x1 screen
+		0x80, 0, 0, // a global table of 2 colours, background 0
+		rgb[0], rgb[1], rgb[2], 0, 0, 0,
+		0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, // a 1x1 image
+		2, 2, 0x44, 0x01, 0, // LZW: clear, index 0, end
+		0x3b,
+	}
+	b = append(b, "data:image/gif;base64,"...)
+	return base64.StdEncoding.AppendEncode(b, gif[:])
 }

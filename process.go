@@ -62,16 +62,22 @@ const pipelineVersion = "3"
 // most calls (Widths, Sizes) never do.
 func (c *compiled) version() string {
 	if c.fingerprint == "" {
-		c.fingerprint = fingerprint(c.field.Encoding)
+		c.fingerprint = fingerprint(c.field.Encoding, slices.Contains(c.types, webpType))
 	}
 	return c.fingerprint
 }
 
-// fingerprint identifies the encoder settings variants are made with.
-func fingerprint(o pipeline.Encoding) string {
+// fingerprint identifies the encoder settings variants are made with; the
+// WebP settings count only in fields that encode WebP, so that other
+// fields keep their fingerprint.
+func fingerprint(o pipeline.Encoding, webp bool) string {
 	o = o.WithDefaults()
-	sum := sha256.Sum256(fmt.Appendf(nil, "pipeline=%s avif.q=%d avif.speed=%d avif.small=%d/%d avif.chroma=420 jpeg.q=%d",
-		pipelineVersion, o.AVIFQuality, o.AVIFSpeed, o.AVIFSmallSpeed, pipeline.SmallWidth, o.JPEGQuality))
+	s := fmt.Appendf(nil, "pipeline=%s avif.q=%d avif.speed=%d avif.small=%d/%d avif.chroma=420 jpeg.q=%d",
+		pipelineVersion, o.AVIFQuality, o.AVIFSpeed, o.AVIFSmallSpeed, pipeline.SmallWidth, o.JPEGQuality)
+	if webp {
+		s = fmt.Appendf(s, " webp.q=%d webp.method=%d", o.WebPQuality, o.WebPMethod)
+	}
+	sum := sha256.Sum256(s)
 	return hex.EncodeToString(sum[:6])
 }
 
@@ -230,7 +236,7 @@ func (c *compiled) processed(ctx context.Context, p Picture) error {
 }
 
 // generate decodes the original once and writes the todo variants, JPEG
-// fallbacks first. It fills in p.Preview if it is missing.
+// fallbacks first. It fills in p.Preview and p.Color if they are missing.
 func (c *compiled) generate(ctx context.Context, p *Picture, plan []VariantSet, todo []variantID, current map[variantID]bool, written map[variantID]bool) error {
 	data, err := c.readOriginal(ctx, p.Key)
 	if err != nil {
@@ -265,6 +271,14 @@ func (c *compiled) generate(ctx context.Context, p *Picture, plan []VariantSet, 
 	if p.Preview == "" {
 		if p.Preview, err = pipeline.Preview(img); err != nil {
 			return err
+		}
+	}
+	if p.Color == "" {
+		// From the preview: a few hundred pixels, already downsampled.
+		if col, err := PreviewColor(p.Preview); err == nil {
+			p.Color = col
+		} else {
+			c.logger.Warn("pictures: no dominant colour", "field", p.Field, "key", p.Key, "err", err)
 		}
 	}
 

@@ -31,13 +31,17 @@ type RenderOptions struct {
 	// `sizes` is computed from, as the template helper's per-call
 	// arguments do.
 	Layout Layout
+	// Placeholder is what shows behind the picture while its file
+	// downloads, as the helper's "placeholder" argument: "blur", "color",
+	// or "" (or "none") for nothing.
+	Placeholder string
 	// Img and Picture are extra attributes of <img> and <picture>.
 	Img, Picture []Attr
 }
 
 // reservedArgs are the helper's argument names that are not breakpoints.
 var reservedArgs = map[string]bool{
-	"alt": true, "ratio": true, "container": true, "layout": true, "priority": true,
+	"alt": true, "ratio": true, "container": true, "layout": true, "priority": true, "placeholder": true,
 	"loading": true, "decoding": true, "fetchpriority": true,
 }
 
@@ -80,6 +84,19 @@ func FuncMap() template.FuncMap {
 //     Largest Contentful Paint): loading="eager" and fetchpriority="high";
 //     render the matching preload link in <head> with Preload. It excludes
 //     "loading" "lazy".
+//   - "placeholder": what shows behind the picture while its file
+//     downloads, with no request of its own: "blur", the Picture's inline
+//     preview (its Preview), or "color", a plain background of its
+//     dominant colour (its Color); "none" (the default) for nothing. The
+//     <picture> is then wrapped in <span class="pictures-placeholder">,
+//     whose first child is an <img alt=""> of the placeholder, which the
+//     stylesheet PlaceholderCSS layers under the picture: no inline style
+//     or script, so it works under a Content-Security-Policy that allows
+//     img-src data: (as the preview already needs). The picture paints
+//     over it and hides it once its file has arrived, so use it for opaque
+//     pictures: transparent areas would show it. It is left out while
+//     the <img> shows the preview itself (before the variants exist), and
+//     for "color" until the Picture has a Color.
 //   - "img_<attr>" and "picture_<attr>": extra attributes of <img> and
 //     <picture>; "loading", "decoding" and "fetchpriority" need no prefix.
 //     true renders a bare attribute, false omits it.
@@ -194,6 +211,9 @@ func (p Picture) HTML(o RenderOptions) (template.HTML, error) {
 		return "", err
 	}
 	a := renderArgs{alt: o.Alt, hasAlt: true, ratio: o.Ratio, hasRatio: o.Ratio != "", img: o.Img, pic: o.Picture}
+	if a.placeholder, err = parsePlaceholder(o.Placeholder); err != nil {
+		return "", err
+	}
 	if o.LayoutName != "" {
 		if o.Layout.Container != 0 || len(o.Layout.Columns) > 0 || !o.Layout.isLegacy() {
 			return "", fmt.Errorf("%w: LayoutName %q excludes Layout", ErrInvalidArgument, o.LayoutName)
@@ -219,18 +239,19 @@ func (p Picture) HTML(o RenderOptions) (template.HTML, error) {
 
 // renderArgs are the parsed arguments of one rendering.
 type renderArgs struct {
-	alt       string
-	hasAlt    bool
-	ratio     string
-	hasRatio  bool
-	layout    *compiledLayout
-	container int // 0: the field's
-	hasCols   bool
-	priority  bool
-	cols      [maxBreakpoints]int
-	img, pic  []Attr
-	imgBuf    [4]Attr
-	picBuf    [2]Attr
+	alt         string
+	hasAlt      bool
+	ratio       string
+	hasRatio    bool
+	layout      *compiledLayout
+	container   int // 0: the field's
+	hasCols     bool
+	priority    bool
+	placeholder placeholderKind
+	cols        [maxBreakpoints]int
+	img, pic    []Attr
+	imgBuf      [4]Attr
+	picBuf      [2]Attr
 }
 
 // parseCall finds p's field and parses the helper's arguments into a,
@@ -284,6 +305,11 @@ func (a *renderArgs) parse(c *compiled, args []any) error {
 				return fmt.Errorf("%w: priority is a %T, want true or false", ErrInvalidArgument, v)
 			}
 			a.priority = b
+		case name == "placeholder":
+			var err error
+			if a.placeholder, err = parsePlaceholder(v); err != nil {
+				return err
+			}
 		case name == "container":
 			if s, ok := v.(string); ok && s == "fluid" {
 				a.container = Fluid
@@ -305,7 +331,7 @@ func (a *renderArgs) parse(c *compiled, args []any) error {
 			a.img = append(a.img, Attr{name, v})
 		default:
 			if breakpointIndex(c.breakpoints, name) < 0 {
-				return fmt.Errorf("%w %q (want alt, ratio, container, a breakpoint (%s), loading, decoding, fetchpriority, img_<attribute> or picture_<attribute>)",
+				return fmt.Errorf("%w %q (want alt, layout, ratio, container, a breakpoint (%s), priority, placeholder, loading, decoding, fetchpriority, img_<attribute> or picture_<attribute>)",
 					ErrInvalidArgument, name, breakpointNames(c.breakpoints))
 			}
 			n, ok := intValue(v)
@@ -460,17 +486,20 @@ func (c *compiled) render(p *Picture, a *renderArgs) (template.HTML, error) {
 		}
 	}
 
-	b := make([]byte, 0, 2048)
-	b = append(b, "<picture"...)
-	if b, err = appendAttrs(b, a.pic); err != nil {
-		return "", err
-	}
-	b = append(b, '>')
 	if c.field.Placeholders {
 		view := *p
 		view.Variants, _ = c.variants(p.Width, p.Height)
 		p = &view
 	}
+	b := make([]byte, 0, 2048)
+	if a.placeholder != placeholderNone {
+		b = appendPlaceholderLayer(b, p, a.placeholder)
+	}
+	b = append(b, "<picture"...)
+	if b, err = appendAttrs(b, a.pic); err != nil {
+		return "", err
+	}
+	b = append(b, '>')
 	var sizesBuf [512]byte
 	sizes := c.sizesOf(a, sizesBuf[:0])
 	art := len(ranges) > 1
@@ -526,7 +555,68 @@ func (c *compiled) render(p *Picture, a *renderArgs) (template.HTML, error) {
 		return "", err
 	}
 	b = append(b, "></picture>"...)
+	if a.placeholder != placeholderNone {
+		b = append(b, "</span>"...)
+	}
 	return template.HTML(b), nil
+}
+
+// A placeholderKind is a value of the helper's "placeholder" argument.
+type placeholderKind uint8
+
+const (
+	placeholderNone placeholderKind = iota
+	placeholderBlur
+	placeholderColor
+)
+
+func parsePlaceholder(v any) (placeholderKind, error) {
+	s, ok := v.(string)
+	if !ok {
+		return 0, fmt.Errorf(`%w: placeholder is a %T, want "blur", "color" or "none"`, ErrInvalidArgument, v)
+	}
+	switch s {
+	case "", "none":
+		return placeholderNone, nil
+	case "blur":
+		return placeholderBlur, nil
+	case "color":
+		return placeholderColor, nil
+	}
+	return 0, fmt.Errorf(`%w: placeholder is %q, want "blur", "color" or "none"`, ErrInvalidArgument, s)
+}
+
+// appendPlaceholderLayer opens the wrapper of a picture rendered with a
+// placeholder, and appends the placeholder's <img> (see Render): the
+// preview, or a GIF of the dominant colour, both data: URLs, so that the
+// placeholder costs no request. There is none while the picture has no
+// variant (its <img> shows the preview), or nothing to show.
+func appendPlaceholderLayer(b []byte, p *Picture, kind placeholderKind) []byte {
+	b = append(b, `<span class="pictures-placeholder">`...)
+	if len(p.Variants) == 0 {
+		return b
+	}
+	switch kind {
+	case placeholderBlur:
+		if isDataImage(p.Preview) {
+			b = append(b, `<img class="pictures-placeholder-blur" src="`...)
+			b = appendURL(b, p.Preview, false)
+			b = append(b, `" alt="">`...)
+		}
+	case placeholderColor:
+		if rgb, ok := parseColor(p.Color); ok {
+			b = append(b, `<img class="pictures-placeholder-color" src="`...)
+			b = appendColorGIF(b, rgb)
+			b = append(b, `" alt="">`...)
+		}
+	}
+	return b
+}
+
+// isDataImage reports whether u is a data:image/ URL that appendURL keeps:
+// an image that needs no request.
+func isDataImage(u string) bool {
+	return len(u) > len("data:image/") && strings.EqualFold(u[:len("data:image/")], "data:image/") && safeURL(u)
 }
 
 // sourceAttrs are the attributes the <source> elements of one viewport
@@ -758,7 +848,7 @@ func URL(p Picture, ratio, fileType string, minWidth int) (string, error) {
 	}
 	t, ok := lookupFileType(fileType)
 	if !ok {
-		return "", fmt.Errorf("%w: file type %q (want AVIF, JPEG or PNG)", ErrInvalidArgument, fileType)
+		return "", fmt.Errorf("%w: file type %q (want one of "+supportedFileTypes+")", ErrInvalidArgument, fileType)
 	}
 	ws := p.widths(r, t.Name)
 	if len(ws) == 0 {

@@ -212,6 +212,38 @@ func TestRenderGolden(t *testing.T) {
 			args: []any{"layout", "post", "alt", "Soon"},
 		},
 		{
+			name:  "placeholder_blur",
+			field: instagramLayouts,
+			picture: func(f *PictureField) Picture {
+				return withPlaceholders(processed(t, f, "posts/2026/11/p0r.jpeg", 1080, 1350))
+			},
+			args: []any{"layout", "feed", "ratio", "4/5", "alt", "Portrait", "placeholder", "blur"},
+		},
+		{
+			name:  "placeholder_color_tile_lazy",
+			field: instagramLayouts,
+			picture: func(f *PictureField) Picture {
+				return withPlaceholders(processed(t, f, "posts/2026/11/k3j.jpeg", 4032, 3024))
+			},
+			args: []any{"layout", "tile", "alt", "Sunset", "loading", "lazy", "placeholder", "color"},
+		},
+		{
+			name:  "placeholder_blur_art_direction_priority",
+			field: instagramLayouts,
+			picture: func(f *PictureField) Picture {
+				return withPlaceholders(processed(t, f, "posts/2026/11/k3j.jpeg", 4032, 3024))
+			},
+			args: []any{"layout", "post", "alt", "Sunset", "priority", true, "placeholder", "blur", "picture_class", "hero"},
+		},
+		{
+			name:  "placeholder_blur_pending",
+			field: instagramLayouts,
+			picture: func(f *PictureField) Picture {
+				return Picture{Field: f.Name, Key: "posts/new.jpeg", Width: 4032, Height: 3024, Preview: "data:image/jpeg;base64,/9j/4AAQSkZJRg=="}
+			},
+			args: []any{"layout", "feed", "alt", "Soon", "placeholder", "blur"},
+		},
+		{
 			name:  "tiny_source",
 			field: instagram,
 			picture: func(f *PictureField) Picture {
@@ -229,6 +261,75 @@ func TestRenderGolden(t *testing.T) {
 			golden(t, filepath.Join("render", tt.name+".html"), []byte(string(got)+"\n"))
 		})
 	}
+}
+
+// withPlaceholders gives p a preview and a dominant colour.
+func withPlaceholders(p Picture) Picture {
+	p.Preview = "data:image/jpeg;base64,/9j/4AAQSkZJRg=="
+	p.Color = "#5a7184"
+	return p
+}
+
+// TestRenderPlaceholder checks what "placeholder" adds to the default
+// output: a wrapper, and under the <picture> an <img> of a data: URL
+// (never a request), only when there is something to show.
+func TestRenderPlaceholder(t *testing.T) {
+	f := registered(t, instagramLayouts)
+	p := withPlaceholders(processed(t, f, "posts/a.jpeg", 4032, 3024))
+	pending := Picture{Field: f.Name, Key: "posts/b.jpeg", Width: 4032, Height: 3024, Preview: p.Preview, Color: p.Color}
+	noColor := p
+	noColor.Color = ""
+	badColor := p
+	badColor.Color = `red" onload="x`
+	remote := p
+	remote.Preview = "https://elsewhere.example/p.jpeg"
+	unsafe := p
+	unsafe.Preview = "javascript:alert(1)"
+	gif := string(appendColorGIF(nil, [3]byte{0x5a, 0x71, 0x84}))
+	const open = `<span class="pictures-placeholder">`
+	for _, tt := range []struct {
+		name  string
+		p     Picture
+		kind  string
+		layer string // the placeholder's <img>, "" for none
+	}{
+		{"blur", p, "blur", `<img class="pictures-placeholder-blur" src="` + p.Preview + `" alt="">`},
+		{"color", p, "color", `<img class="pictures-placeholder-color" src="` + gif + `" alt="">`},
+		{"pending: the img shows the preview", pending, "blur", ""},
+		{"pending color", pending, "color", ""},
+		{"no colour yet", noColor, "color", ""},
+		{"a colour that is not #rrggbb", badColor, "color", ""},
+		{"a preview that needs a request", remote, "blur", ""},
+		{"an unsafe preview", unsafe, "blur", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []any{"layout", "feed", "alt", "A"}
+			plain, err := Render(tt.p, args...)
+			require.NoError(t, err)
+			for _, none := range []string{"none", ""} {
+				same, err := Render(tt.p, append(args, "placeholder", none)...)
+				require.NoError(t, err)
+				assert.Equal(t, plain, same, "placeholder %q is the default output", none)
+			}
+			got, err := Render(tt.p, append(args, "placeholder", tt.kind)...)
+			require.NoError(t, err)
+			assert.Equal(t, open+tt.layer+string(plain)+"</span>", string(got))
+
+			viaOptions, err := tt.p.HTML(RenderOptions{LayoutName: "feed", Alt: "A", Placeholder: tt.kind})
+			require.NoError(t, err)
+			assert.Equal(t, got, viaOptions)
+		})
+	}
+	pre, err := Preload(p, "layout", "feed", "alt", "A", "priority", true)
+	require.NoError(t, err)
+	withPlaceholder, err := Preload(p, "layout", "feed", "alt", "A", "priority", true, "placeholder", "blur")
+	require.NoError(t, err)
+	assert.Equal(t, pre, withPlaceholder, "the preload link is the same")
+	assert.NotEmpty(t, pre)
+
+	_, err = p.HTML(RenderOptions{LayoutName: "feed", Alt: "A", Placeholder: "shimmer"})
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	assert.EqualError(t, err, `pictures: invalid argument: placeholder is "shimmer", want "blur", "color" or "none"`)
 }
 
 // plainStorage hides the URLBaser upgrade of the storage it wraps.
@@ -296,7 +397,11 @@ func TestRenderErrors(t *testing.T) {
 		{"undeclared ratio", []any{"alt", "", "ratio", "4/3"}, ErrUnknownRatio,
 			`pictures: undeclared aspect ratio "4/3" (choices: "1/1", "3/2", "16/9")`},
 		{"unknown argument", []any{"alt", "", "ratio", "1/1", "does_not_exist", "error"}, ErrInvalidArgument,
-			`pictures: invalid argument "does_not_exist" (want alt, ratio, container, a breakpoint (xs, s, m, l, xl), loading, decoding, fetchpriority, img_<attribute> or picture_<attribute>)`},
+			`pictures: invalid argument "does_not_exist" (want alt, layout, ratio, container, a breakpoint (xs, s, m, l, xl), priority, placeholder, loading, decoding, fetchpriority, img_<attribute> or picture_<attribute>)`},
+		{"unknown placeholder", []any{"alt", "", "ratio", "1/1", "placeholder", "blurhash"}, ErrInvalidArgument,
+			`pictures: invalid argument: placeholder is "blurhash", want "blur", "color" or "none"`},
+		{"placeholder not a string", []any{"alt", "", "ratio", "1/1", "placeholder", true}, ErrInvalidArgument,
+			`pictures: invalid argument: placeholder is a bool, want "blur", "color" or "none"`},
 		{"missing alt", []any{"ratio", "1/1"}, ErrInvalidArgument,
 			`pictures: invalid argument: missing "alt" (describe the picture, or pass "alt" "" if it is decorative)`},
 		{"odd arguments", []any{"alt"}, ErrInvalidArgument,
@@ -430,11 +535,29 @@ func TestAppendURL(t *testing.T) {
 
 func TestPictureJSON(t *testing.T) {
 	f := registered(t, PictureField{AspectRatios: []string{"", "1/1"}, ContainerWidth: 600, GridColumns: 6, PixelDensities: []int{1}})
-	p := processed(t, f, "pictures/a.jpeg", 900, 600)
+	p := withPlaceholders(processed(t, f, "pictures/a.jpeg", 900, 600))
 	got, err := json.MarshalIndent(map[string]any{"image": p, "none": Picture{}}, "", "  ")
 	require.NoError(t, err)
 	golden(t, "json/picture.json", append(got, '\n'))
 	assert.NotContains(t, string(got), "pictures/a.jpeg", "the original is never published")
+
+	// What an API client shows while the file downloads: the preview and
+	// the colour, null until known.
+	var v struct {
+		Image struct{ Preview, Color *string }
+	}
+	require.NoError(t, json.Unmarshal(got, &v))
+	require.NotNil(t, v.Image.Preview)
+	require.NotNil(t, v.Image.Color)
+	assert.Equal(t, p.Preview, *v.Image.Preview)
+	assert.Equal(t, p.Color, *v.Image.Color)
+	bare, err := json.Marshal(processed(t, f, "pictures/a.jpeg", 900, 600))
+	require.NoError(t, err)
+	assert.Contains(t, string(bare), `"preview":null,"color":null,`)
+	omitted, err := p.JSON(JSONOptions{OmitPreview: true})
+	require.NoError(t, err)
+	assert.NotContains(t, string(omitted), "preview")
+	assert.Contains(t, string(omitted), `"color":"#5a7184"`)
 
 	var back struct{ Image Picture }
 	assert.Error(t, json.Unmarshal([]byte(`{"Image": {"url": "x"}}`), &back))
@@ -566,6 +689,7 @@ func TestPictureValueScan(t *testing.T) {
 	p.Focus = &FocalPoint{X: 0.25, Y: 0.75}
 	p.Version = "v1"
 	p.Preview = "data:image/jpeg;base64,AAAA"
+	p.Color = "#5a7184"
 
 	v, err := p.Value()
 	require.NoError(t, err)
@@ -584,6 +708,31 @@ func TestPictureValueScan(t *testing.T) {
 	assert.Error(t, back.Scan(42))
 	assert.Error(t, back.Scan("{not json"))
 	assert.Error(t, back.Scan(`{"field":"x"}`), "a stored picture has a key")
+
+	// Rows written before Color existed scan as before, with no colour;
+	// so do rows holding keys this version does not know.
+	for _, old := range []string{
+		`{"field":"f","key":"a.jpeg","width":4,"height":3,"variants":[{"ratio":"","type":"AVIF","widths":[4]}],"version":"v1","preview":"data:image/jpeg;base64,AAAA"}`,
+		`{"field":"f","key":"a.jpeg","width":4,"height":3,"variants":[{"ratio":"","type":"AVIF","widths":[4]}],"version":"v1","preview":"data:image/jpeg;base64,AAAA","blurhash":"LEHV"}`,
+	} {
+		var s stored
+		assert.False(t, decodeStored([]byte(old), &s) && strings.Contains(old, "blurhash"), "unknown keys go to encoding/json")
+		require.NoError(t, back.Scan(old))
+		assert.Equal(t, Picture{Field: "f", Key: "a.jpeg", Width: 4, Height: 3, Version: "v1", Preview: "data:image/jpeg;base64,AAAA",
+			Variants: []VariantSet{{Ratio: "", Type: "AVIF", Widths: []int{4}}}}, back)
+	}
+	// The fast decoder reads the colour itself.
+	v, err = p.Value()
+	require.NoError(t, err)
+	var s stored
+	require.True(t, decodeStored([]byte(v.(string)), &s), "%s", v)
+	assert.Equal(t, "#5a7184", s.Color)
+	// Pictures without a colour store no "color" key: old readers scan
+	// them as before.
+	p.Color = ""
+	v, err = p.Value()
+	require.NoError(t, err)
+	assert.NotContains(t, v, "color")
 }
 
 func TestPictureKeys(t *testing.T) {
