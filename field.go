@@ -100,7 +100,8 @@ type PictureField struct {
 
 	// FileTypes lists the formats variants are encoded in, most efficient
 	// first: one <source> is rendered per type, in this order. Supported:
-	// "AVIF", "JPEG", "PNG". Defaults to DefaultFileTypes (AVIF).
+	// "AVIF", "WEBP" (optional, after AVIF), "JPEG", "PNG". Defaults to
+	// DefaultFileTypes (AVIF).
 	FileTypes []string
 
 	// UploadTo is the storage folder of originals, with date placeholders
@@ -121,9 +122,20 @@ type PictureField struct {
 
 	// Encoding sets the quality and speed of each output format; zero
 	// fields mean pipeline's defaults (AVIF quality 60, speed 9, or 6 for
-	// variants up to 640 px wide; JPEG quality 82). Changing it marks
-	// existing variants stale (see Reconcile).
+	// variants up to 640 px wide; JPEG quality 82; WebP quality 75,
+	// method 4). Changing it marks existing variants stale (see
+	// Reconcile).
 	Encoding pipeline.Encoding
+
+	// Revision numbers the field's configuration, as a migration number
+	// does: raise it with every change to what its variants are (ratios,
+	// widths, formats, encoder settings). While processes with two
+	// configurations run at once (during a deploy) it tells which is newer:
+	// a process does a job enqueued at a lower Revision with its own
+	// configuration, and hands back one enqueued at a higher Revision, or at
+	// the same with another configuration (see Job). Defaults to 0; must
+	// not be negative.
+	Revision int
 
 	// Storage holds originals and variants and gives their URLs. Defaults to
 	// a local directory "media" served under "/media/" (see DefaultStorage).
@@ -261,7 +273,7 @@ func (f *PictureField) fileTypes() ([]FileType, error) {
 	for _, n := range names {
 		t, ok := lookupFileType(n)
 		if !ok {
-			return nil, configErrorf(f, "FileTypes", n, "file type %q is not supported (supported: AVIF, JPEG, PNG)", n)
+			return nil, configErrorf(f, "FileTypes", n, "file type %q is not supported (supported: "+supportedFileTypes+")", n)
 		}
 		for _, prev := range out {
 			if prev == t {
@@ -432,6 +444,9 @@ func (f *PictureField) compile() (*compiled, error) {
 		c.maxPixels = DefaultMaxPixels
 	case c.maxPixels < 0:
 		errs = append(errs, configErrorf(f, "MaxPixels", f.MaxPixels, "max pixels %d is negative", f.MaxPixels))
+	}
+	if f.Revision < 0 {
+		errs = append(errs, configErrorf(f, "Revision", f.Revision, "revision %d is negative", f.Revision))
 	}
 	errs = append(errs, c.compileLadderSettings(f)...)
 	if len(errs) == 0 {

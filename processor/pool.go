@@ -51,6 +51,14 @@ type Config struct {
 	// Workers is the number of jobs run at once. Defaults to
 	// runtime.GOMAXPROCS(0).
 	Workers int
+	// BacklogWorkers is how many of the Workers may run jobs of a lower
+	// priority than Fresh (see Priority) at once; the others wait for Fresh
+	// jobs, so that a new upload starts at once instead of after a backlog
+	// job (a picture's job keeps a few CPUs busy by itself: its encodes run
+	// in parallel). Defaults to Workers-1, at least 1: a pool of one worker
+	// finishes the backlog job it runs before it starts a Fresh one. Set it
+	// to Workers to keep no worker for Fresh jobs.
+	BacklogWorkers int
 	// QueueSize is the number of jobs waiting beyond the running ones;
 	// Enqueue blocks while it is full (until its context ends), which
 	// pushes back on uploads instead of piling up memory. Defaults to 256.
@@ -74,6 +82,10 @@ func (c Config) withDefaults() Config {
 	if c.Workers <= 0 {
 		c.Workers = runtime.GOMAXPROCS(0)
 	}
+	if c.BacklogWorkers <= 0 {
+		c.BacklogWorkers = max(c.Workers-1, 1)
+	}
+	c.BacklogWorkers = min(c.BacklogWorkers, c.Workers)
 	if c.QueueSize <= 0 {
 		c.QueueSize = 256
 	}
@@ -95,17 +107,59 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// A Pool runs jobs of type T on a fixed number of goroutines. Its Enqueue
-// method makes a *Pool[pictures.Job] a pictures.Processor.
+// A Priority orders the jobs waiting in a queue: a job of a lower
+// Priority starts before every waiting job of a higher one, and jobs of one
+// Priority start in the order they were enqueued. The zero value, Fresh,
+// is for work someone is waiting for (a new upload); Backlog is for work
+// that may wait (a demo's seed, reconciling stored pictures after a
+// configuration change, re-processing). Values above Backlog, up to
+// LowestPriority, wait longer still; values outside 0..LowestPriority are
+// taken as the nearest bound. A steady stream of Fresh jobs starves the
+// others: priorities are strict.
+type Priority int
+
+const (
+	// Fresh, the zero value, is the priority of new uploads.
+	Fresh Priority = 0
+	// Backlog is the priority of work that may wait behind new uploads.
+	Backlog Priority = 1
+	// LowestPriority is the lowest priority a Pool tells apart (River,
+	// for riverprocessor, has four levels too).
+	LowestPriority Priority = 3
+)
+
+func (p Priority) clamp() Priority { return min(max(p, Fresh), LowestPriority) }
+
+// A Prioritized job tells a Pool its Priority (pictures.Job does, from its
+// Priority field). A Pool runs jobs that do not implement it as Fresh.
+type Prioritized interface {
+	JobPriority() Priority
+}
+
+func priorityOf[T any](job T) Priority {
+	if p, ok := any(job).(Prioritized); ok {
+		return p.JobPriority().clamp()
+	}
+	return Fresh
+}
+
+// A Pool runs jobs of type T on a fixed number of goroutines, in the order
+// of their Priority (see Prioritized), first in first out within one. Its
+// Enqueue method makes a *Pool[pictures.Job] a pictures.Processor.
 type Pool[T any] struct {
 	cfg  Config
 	work func(context.Context, T) error
 
-	queue   chan task[T]
+	slots   chan struct{} // QueueSize tokens; a waiting new job holds one
 	closing chan struct{} // closed when Shutdown begins
 	ctx     context.Context
 	cancel  context.CancelFunc // cancels running jobs: shutdown deadline
 	workers sync.WaitGroup
+
+	qmu     sync.Mutex
+	ready   *sync.Cond                    // signaled when a job waits or a backlog job ends, broadcast when ctx ends
+	waiting [LowestPriority + 1][]task[T] // per priority, oldest first
+	backlog int                           // backlog jobs running (see Config.BacklogWorkers)
 
 	mu       sync.Mutex
 	inflight int           // queued, running or waiting to retry
@@ -117,6 +171,8 @@ type Pool[T any] struct {
 type task[T any] struct {
 	job     T
 	attempt int
+	slot    bool // holds one of slots
+	backlog bool // counted in Pool.backlog while it runs
 }
 
 // New starts a pool that runs work on each enqueued job.
@@ -125,12 +181,18 @@ func New[T any](cfg Config, work func(ctx context.Context, job T) error) *Pool[T
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Pool[T]{
 		cfg: cfg, work: work,
-		queue:   make(chan task[T], cfg.QueueSize),
+		slots:   make(chan struct{}, cfg.QueueSize),
 		closing: make(chan struct{}),
 		ctx:     ctx, cancel: cancel,
 		idle:    make(chan struct{}),
 		retries: make(map[*time.Timer]task[T]),
 	}
+	p.ready = sync.NewCond(&p.qmu)
+	context.AfterFunc(ctx, func() {
+		p.qmu.Lock()
+		p.ready.Broadcast()
+		p.qmu.Unlock()
+	})
 	close(p.idle)
 	for range cfg.Workers {
 		p.workers.Go(p.loop)
@@ -153,8 +215,69 @@ func (p *Pool[T]) add(n int) {
 	}
 }
 
-// Enqueue schedules job. It waits while the queue is full, and fails if
-// ctx ends first or the pool is shutting down.
+// push adds t behind the waiting jobs of its priority, or drops it if the
+// pool's context has ended (the workers have drained the queue, or are
+// draining it).
+func (p *Pool[T]) push(t task[T]) {
+	pr := priorityOf(t.job)
+	p.qmu.Lock()
+	if p.ctx.Err() == nil {
+		p.waiting[pr] = append(p.waiting[pr], t)
+		p.ready.Signal()
+		p.qmu.Unlock()
+		return
+	}
+	p.qmu.Unlock()
+	if t.slot {
+		<-p.slots
+	}
+	p.dropped(t)
+	p.add(-1)
+}
+
+// next waits for the first job of the highest priority waiting (a job
+// below Fresh only while fewer than BacklogWorkers of them run), and
+// returns false once the pool's context has ended.
+func (p *Pool[T]) next() (task[T], bool) {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
+	for p.ctx.Err() == nil {
+		for pr := range p.waiting {
+			q := p.waiting[pr]
+			if len(q) == 0 {
+				continue
+			}
+			if Priority(pr) != Fresh && p.backlog >= p.cfg.BacklogWorkers {
+				break
+			}
+			t := q[0]
+			q[0] = task[T]{} // let the job be collected once run
+			if p.waiting[pr] = q[1:]; len(q) == 1 {
+				p.waiting[pr] = q[:0]
+			}
+			if t.backlog = Priority(pr) != Fresh; t.backlog {
+				p.backlog++
+			}
+			return t, true
+		}
+		p.ready.Wait()
+	}
+	return task[T]{}, false
+}
+
+// ran ends a job that next counted as backlog.
+func (p *Pool[T]) ran(t task[T]) {
+	if t.backlog {
+		p.qmu.Lock()
+		p.backlog--
+		p.ready.Broadcast()
+		p.qmu.Unlock()
+	}
+}
+
+// Enqueue schedules job behind the waiting jobs of its priority. It waits
+// while QueueSize new jobs are waiting already, and fails if ctx ends first
+// or the pool is shutting down.
 func (p *Pool[T]) Enqueue(ctx context.Context, job T) error {
 	select {
 	case <-p.closing:
@@ -163,7 +286,8 @@ func (p *Pool[T]) Enqueue(ctx context.Context, job T) error {
 	}
 	p.add(1)
 	select {
-	case p.queue <- task[T]{job: job, attempt: 1}:
+	case p.slots <- struct{}{}:
+		p.push(task[T]{job: job, attempt: 1, slot: true})
 		return nil
 	case <-ctx.Done():
 		p.add(-1)
@@ -211,7 +335,7 @@ func (p *Pool[T]) Shutdown(ctx context.Context) error {
 		for timer, t := range p.retries {
 			if timer.Stop() {
 				delete(p.retries, timer)
-				p.cfg.Logger.Error("processor: job dropped at shutdown", "job", t.job, "attempt", t.attempt)
+				p.dropped(t)
 				dropped++
 			}
 		}
@@ -224,29 +348,42 @@ func (p *Pool[T]) Shutdown(ctx context.Context) error {
 	return err
 }
 
+func (p *Pool[T]) dropped(t task[T]) {
+	p.cfg.Logger.Error("processor: job dropped at shutdown", "job", t.job, "attempt", t.attempt)
+}
+
 func (p *Pool[T]) loop() {
 	for {
-		select {
-		case t := <-p.queue:
-			p.run(t)
-		case <-p.ctx.Done():
-			// Forced shutdown: drop what is left.
-			for {
-				select {
-				case t := <-p.queue:
-					p.cfg.Logger.Error("processor: job dropped at shutdown", "job", t.job, "attempt", t.attempt)
-					p.add(-1)
-				default:
-					return
-				}
-			}
+		t, ok := p.next()
+		if !ok {
+			break
 		}
+		if t.slot {
+			<-p.slots
+		}
+		p.run(t)
+		p.ran(t)
 	}
+	// Forced shutdown: drop what is left.
+	p.qmu.Lock()
+	var left []task[T]
+	for pr := range p.waiting {
+		left = append(left, p.waiting[pr]...)
+		p.waiting[pr] = nil
+	}
+	p.qmu.Unlock()
+	for _, t := range left {
+		if t.slot {
+			<-p.slots
+		}
+		p.dropped(t)
+	}
+	p.add(-len(left))
 }
 
 func (p *Pool[T]) run(t task[T]) {
 	if p.ctx.Err() != nil {
-		p.cfg.Logger.Error("processor: job dropped at shutdown", "job", t.job, "attempt", t.attempt)
+		p.dropped(t)
 		p.add(-1)
 		return
 	}
@@ -260,19 +397,17 @@ func (p *Pool[T]) run(t task[T]) {
 	default:
 		wait := p.backoff(t.attempt)
 		p.cfg.Logger.Warn("processor: job failed, will retry", "job", t.job, "attempt", t.attempt, "retry_in", wait, "err", err)
+		// A retry comes back behind the jobs of its priority, without
+		// waiting for a slot: it is already counted in flight.
 		t.attempt++
+		t.slot, t.backlog = false, false
 		p.mu.Lock()
 		var timer *time.Timer
 		timer = time.AfterFunc(wait, func() {
 			p.mu.Lock()
 			delete(p.retries, timer)
 			p.mu.Unlock()
-			select {
-			case p.queue <- t:
-			case <-p.ctx.Done():
-				p.cfg.Logger.Error("processor: job dropped at shutdown", "job", t.job, "attempt", t.attempt)
-				p.add(-1)
-			}
+			p.push(t)
 		})
 		p.retries[timer] = t
 		p.mu.Unlock()

@@ -18,13 +18,35 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gopictures/pictures"
+	"github.com/gopictures/pictures/processor"
 )
 
 // The demo: a few users with avatars and bios who follow each other, and
 // generated photographs of varied sizes and orientations with captions,
 // likes and comments. Pictures are checked and stored as real uploads are
 // (Upload) and recorded in their rows, then scheduled once every row exists,
-// newest first (with PostgreSQL, each job is enqueued with its row).
+// newest first (with PostgreSQL, each job is enqueued with its row). Their
+// jobs are backlog (processor.Backlog): an upload made while the demo is
+// processed starts before them.
+
+// backlogKey marks a context whose pictures' jobs the database enqueues
+// with their rows as backlog (see jobOf).
+type backlogKey struct{}
+
+// asBacklog returns ctx marked so.
+func asBacklog(ctx context.Context) context.Context {
+	return context.WithValue(ctx, backlogKey{}, true)
+}
+
+// jobOf is the job the database enqueues with p's row: Fresh (an upload),
+// or Backlog in a context from asBacklog.
+func jobOf(ctx context.Context, p pictures.Picture) pictures.Job {
+	j := pictures.Job{Picture: p}
+	if ctx.Value(backlogKey{}) != nil {
+		j.Priority = processor.Backlog
+	}
+	return j
+}
 
 // demoPassword returns a password for the demo's users: random, as anyone
 // who knows a published one could log in to a demo left running on a public
@@ -72,6 +94,7 @@ var demoSizes = []struct{ w, h, orientation int }{
 }
 
 func seedDemo(ctx context.Context, m *Main) error {
+	ctx = asBacklog(ctx)
 	start := time.Now()
 	log := m.cfg.Logger
 	db := m.db
@@ -182,12 +205,12 @@ func seedDemo(ctx context.Context, m *Main) error {
 	}
 	// Newest first: the top of the feed is ready first.
 	for _, p := range avatars {
-		if err := m.avatar.Schedule(ctx, p); err != nil {
+		if err := m.avatar.ScheduleBacklog(ctx, p); err != nil {
 			return err
 		}
 	}
 	for i := len(posts) - 1; i >= 0; i-- {
-		if err := m.post.Schedule(ctx, posts[i]); err != nil {
+		if err := m.post.ScheduleBacklog(ctx, posts[i]); err != nil {
 			return err
 		}
 	}

@@ -30,6 +30,20 @@
 // key and focal point): scheduling it again meanwhile is a no-op, and a new
 // focal point makes a new job.
 //
+// Jobs have River priorities from their pictures.Job Priority: a new
+// upload (processor.Fresh) starts before every waiting job of the backlog
+// (processor.Backlog: reconciling, a demo's seed), whatever their number.
+//
+// A job says which configuration of its field it was enqueued for
+// (pictures.Job's Config and Revision). During a deploy, a worker whose
+// configuration differs does not report it done: if the job's Revision is
+// lower it does the work of its own, newer configuration; otherwise it
+// hands the job back (River's snooze, which does not use up an attempt,
+// with a log line saying why) for a worker that has the job's
+// configuration, for up to Config.HandBackFor. Workers should reconcile
+// at start, as web processes do, so that pictures done under an older
+// configuration meanwhile are scheduled again.
+//
 // Config's fields that processor.Config also has (Workers, MaxAttempts,
 // Backoff, MaxBackoff, JobTimeout, Logger) mean the same in both, so moving
 // from the in-process pool to River keeps a configuration's meaning; only
@@ -98,6 +112,17 @@ type Config struct {
 	// ID names this process in River's tables (attempted_by). Default:
 	// River's, from the host name and a timestamp.
 	ID string
+	// HandBackFor is how long a job enqueued for another configuration of
+	// its field, which this process must not do with its own (see
+	// pictures.Job), is handed back for a process that has that
+	// configuration: snoozed, and logged each time, for up to HandBackFor
+	// after it was enqueued. Past that, no process with the configuration
+	// is taken to exist any more (a rolled-back deploy, say) and this
+	// process does the job with its own, with a warning. Default 10 minutes.
+	HandBackFor time.Duration
+	// HandBackDelay is how long a handed-back job waits before a process
+	// takes it again. Default 5 seconds.
+	HandBackDelay time.Duration
 	// Logger receives failures, with the picture's field and key. Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -124,6 +149,12 @@ func (c Config) withDefaults() Config {
 	}
 	c.RescueAfter = cmp.Or(c.RescueAfter, c.JobTimeout+time.Minute)
 	c.PollInterval = cmp.Or(c.PollInterval, time.Second)
+	if c.HandBackFor <= 0 {
+		c.HandBackFor = 10 * time.Minute
+	}
+	if c.HandBackDelay <= 0 {
+		c.HandBackDelay = 5 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -220,19 +251,40 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 
 // Enqueue adds the job, unless the picture already has one waiting or
 // running. It makes Queue a pictures.Processor.
+//
+// The job's Priority becomes River's (processor.Fresh is River's 1, the
+// first fetched; processor.Backlog 2, and so on to 4), so that workers
+// start every waiting upload before the backlog; River keeps the order of
+// insertion within a priority. A job without a Config is stamped with the
+// configuration of its field as registered in this process (see
+// pictures.Job.Stamped).
 func (q *Queue) Enqueue(ctx context.Context, job pictures.Job) error {
-	if _, err := q.client.Insert(ctx, argsOf(job), &q.opts); err != nil {
+	job = job.Stamped()
+	if _, err := q.client.Insert(ctx, argsOf(job), q.insertOpts(job)); err != nil {
 		return fmt.Errorf("riverprocessor: enqueueing %s: %w", job.Picture.Key, err)
 	}
 	return nil
 }
 
-// EnqueueTx adds the job in tx: it exists if and only if tx commits.
+// EnqueueTx adds the job in tx: it exists if and only if tx commits. It is
+// Enqueue otherwise.
 func (q *Queue) EnqueueTx(ctx context.Context, tx pgx.Tx, job pictures.Job) error {
-	if _, err := q.client.InsertTx(ctx, tx, argsOf(job), &q.opts); err != nil {
+	job = job.Stamped()
+	if _, err := q.client.InsertTx(ctx, tx, argsOf(job), q.insertOpts(job)); err != nil {
 		return fmt.Errorf("riverprocessor: enqueueing %s: %w", job.Picture.Key, err)
 	}
 	return nil
+}
+
+// riverPriority maps a job's priority to River's, 1 (first) to 4.
+func riverPriority(p processor.Priority) int {
+	return 1 + int(min(max(p, processor.Fresh), processor.LowestPriority))
+}
+
+func (q *Queue) insertOpts(job pictures.Job) *river.InsertOpts {
+	opts := q.opts
+	opts.Priority = riverPriority(job.Priority)
+	return &opts
 }
 
 // Start makes this process work jobs, Workers at a time, until Stop or
@@ -266,7 +318,23 @@ type worker struct {
 }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
-	err := w.q.cfg.Run(ctx, job.Args.Job)
+	cfg := &w.q.cfg
+	err := cfg.Run(ctx, job.Args.Job)
+	if mismatch := (*pictures.ConfigMismatchError)(nil); errors.As(err, &mismatch) {
+		attrs := []any{"field", job.Args.Field, "key", job.Args.Key, "job", job.ID,
+			"job_config", mismatch.JobConfig, "job_revision", mismatch.JobRevision,
+			"config", mismatch.Config, "revision", mismatch.Revision}
+		if waited := time.Since(job.CreatedAt); waited < cfg.HandBackFor {
+			cfg.Logger.Info("pictures: job handed back: it was enqueued for another configuration of its field, which this process must not do with its own (raise the field's Revision with each configuration change)",
+				append(attrs, "why", mismatch.Error(), "waited", waited.Round(time.Second), "retry_in", cfg.HandBackDelay, "hand_back_for", cfg.HandBackFor)...)
+			return river.JobSnooze(cfg.HandBackDelay)
+		}
+		cfg.Logger.Warn("pictures: no process with the configuration a job was enqueued for took it within HandBackFor: doing it with this process's configuration",
+			append(attrs, "hand_back_for", cfg.HandBackFor)...)
+		anyConfig := job.Args.Job
+		anyConfig.Config = ""
+		err = cfg.Run(ctx, anyConfig)
+	}
 	if err != nil && processor.IsPermanent(err) {
 		// Retrying cannot help (a missing original, an unknown field).
 		return river.JobCancel(err)

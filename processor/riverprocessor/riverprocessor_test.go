@@ -34,10 +34,13 @@ import (
 )
 
 // TestMain turns the test binary into a worker process when
-// TestWorkerProcesses starts it so.
+// TestWorkerProcesses or TestMixedVersions starts it so.
 func TestMain(m *testing.M) {
 	if os.Getenv("PICTURES_RIVER_CHILD") != "" {
 		os.Exit(workerProcess())
+	}
+	if os.Getenv("PICTURES_RIVER_VERSIONS") != "" {
+		os.Exit(versionsWorker())
 	}
 	os.Exit(m.Run())
 }
