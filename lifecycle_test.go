@@ -15,7 +15,9 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -638,4 +640,206 @@ func TestDeletedWhileProcessing(t *testing.T) {
 			assert.Empty(t, left, "files of a deleted picture")
 		})
 	}
+}
+
+// pagesOf is the PageFunc of a table of pictures, ordered by key, that
+// records the calls it answers.
+func pagesOf(all func() []pictures.Picture, calls *[]string) pictures.PageFunc {
+	return func(_ context.Context, after string, limit int) ([]pictures.Picture, error) {
+		*calls = append(*calls, fmt.Sprintf("%q %d", after, limit))
+		ps := all()
+		slices.SortFunc(ps, func(a, b pictures.Picture) int { return strings.Compare(a.Key, b.Key) })
+		i, _ := slices.BinarySearchFunc(ps, after, func(p pictures.Picture, k string) int { return strings.Compare(p.Key, k) })
+		if i < len(ps) && ps[i].Key == after {
+			i++
+		}
+		return slices.Clone(ps[i:min(i+limit, len(ps))]), nil
+	}
+}
+
+// TestReconcileAllDryRun counts, page by page, the variants a changed
+// configuration adds and deletes, with the estimates made at the given
+// rates, and touches nothing.
+func TestReconcileAllDryRun(t *testing.T) {
+	f := &pictures.PictureField{Name: t.Name(), AspectRatios: []string{"", "1/1"}, ContainerWidth: 400, GridColumns: 1,
+		PixelDensities: []int{1}, FileTypes: []string{"JPEG"}, Storage: &storage.Memory{}}
+	require.NoError(t, pictures.Register(f))
+	defer pictures.Unregister(f)
+	plan, err := f.Variants(800, 600)
+	require.NoError(t, err)
+	current := pictures.Picture{Field: f.Name, Width: 800, Height: 600, Preview: "data:,", Variants: plan, Version: f.Fingerprint()}
+	var ps []pictures.Picture
+	for i, edit := range []func(*pictures.Picture){
+		func(*pictures.Picture) {},                   // current
+		func(p *pictures.Picture) { p.Version = "" }, // other encoder settings: all again
+		func(p *pictures.Picture) {
+			p.Variants = append(slices.Clone(plan), pictures.VariantSet{Ratio: "4/5", Type: "JPEG", Widths: []int{100, 200}})
+		}, // 4/5 dropped
+		func(p *pictures.Picture) { p.Variants = plan[:1] }, // 1/1 added
+		func(*pictures.Picture) {},
+	} {
+		p := current
+		p.Key = fmt.Sprintf("pictures/%d.jpeg", i)
+		edit(&p)
+		ps = append(ps, p)
+	}
+	var calls []string
+	var progress []string
+	st, err := f.ReconcileAll(context.Background(), pagesOf(func() []pictures.Picture { return ps }, &calls), pictures.ReconcileOptions{
+		DryRun: true, PageSize: 2, Total: len(ps),
+		Rates: map[string]pictures.EncodeRate{"JPEG": {BytesPerPixel: 0.5, PixelsPerSecond: 1e6}},
+		Progress: func(done, total int, p pictures.Picture, err error) {
+			progress = append(progress, fmt.Sprintf("%d/%d", done, total))
+		},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{`"" 2`, `"pictures/1.jpeg" 2`, `"pictures/3.jpeg" 2`}, calls, "keyset pages, until a short one")
+	assert.Equal(t, []string{"1/5", "2/5", "3/5", "4/5", "5/5"}, progress)
+
+	pixels := func(vs []pictures.VariantSet) (n, px int64) {
+		for _, v := range vs {
+			r, err := pictures.ParseRatio(v.Ratio)
+			require.NoError(t, err)
+			for _, w := range v.Widths {
+				n++
+				px += int64(w) * int64(r.Height(w, 800, 600))
+			}
+		}
+		return n, px
+	}
+	all, allPx := pixels(plan)
+	square, squarePx := pixels(plan[1:])
+	dropped, droppedPx := pixels([]pictures.VariantSet{{Ratio: "4/5", Type: "JPEG", Widths: []int{100, 200}}})
+	require.Positive(t, square)
+	assert.Equal(t, pictures.ReconcileStats{
+		Pictures: 5, Current: 2, Stale: 3,
+		Added: int(all + square), Deleted: int(dropped),
+		AddedPixels: allPx + squarePx, AddedBytes: (allPx + squarePx) / 2, DeletedBytes: droppedPx / 2,
+		EncodeTime: time.Duration(float64(allPx+squarePx) / 1e6 * float64(time.Second)),
+	}, st)
+
+	_, err = f.ReconcileAll(context.Background(), nil, pictures.ReconcileOptions{})
+	assert.ErrorIs(t, err, pictures.ErrInvalidArgument)
+	_, err = f.ReconcileAll(context.Background(), pagesOf(func() []pictures.Picture { return ps }, &calls), pictures.ReconcileOptions{PageSize: -1})
+	assert.ErrorIs(t, err, pictures.ErrInvalidArgument)
+}
+
+// TestReconcileAllResumes reconciles a changed configuration page by
+// page, is killed (its context canceled) after the first picture, and run
+// again: the second run does only what is left, the third nothing. Then
+// a run with Schedule hands the work to the field's Processor.
+func TestReconcileAllResumes(t *testing.T) {
+	h := newHarness(t, pictures.PictureField{AspectRatios: []string{""}, ContainerWidth: 400, GridColumns: 1, PixelDensities: []int{1}, FileTypes: []string{"JPEG"}})
+	for i := range 3 {
+		_, err := h.field.Save(context.Background(), bytes.NewReader(quadrantJPEG(t, 500+50*i, 400, 1)), "a.jpg", h.insert)
+		require.NoError(t, err)
+	}
+	for range 3 {
+		h.wait(t)
+	}
+	h.store.reset()
+	rows := func() []pictures.Picture {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		var out []pictures.Picture
+		for _, p := range h.rows {
+			out = append(out, p)
+		}
+		return out
+	}
+	change := func(ratios ...string) *pictures.PictureField {
+		pictures.Unregister(h.field)
+		next := *h.field
+		next.AspectRatios = ratios
+		require.NoError(t, pictures.Register(&next))
+		h.field = &next
+		return &next
+	}
+	next := change("", "1/1")
+	var calls []string
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := next.ReconcileAll(ctx, pagesOf(rows, &calls), pictures.ReconcileOptions{
+		PageSize: 1,
+		Stats:    func(pictures.ReconcileStats) { cancel() }, // killed after its first picture
+	})
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, 1, st.Stale)
+	puts, _ := h.store.reset()
+	assert.NotEmpty(t, puts)
+	currentNow := 0
+	for _, p := range rows() {
+		if next.Current(p) {
+			currentNow++
+		}
+	}
+	assert.Equal(t, 1, currentNow)
+
+	st, err = next.ReconcileAll(context.Background(), pagesOf(rows, &calls), pictures.ReconcileOptions{PageSize: 2})
+	require.NoError(t, err)
+	assert.Equal(t, pictures.ReconcileStats{Pictures: 3, Current: 1, Stale: 2, Added: st.Added, AddedPixels: st.AddedPixels,
+		AddedBytes: st.AddedBytes, EncodeTime: st.EncodeTime}, st)
+	puts2, _ := h.store.reset()
+	assert.Len(t, puts2, len(puts)*2, "the second run makes only what the first did not")
+	for _, p := range rows() {
+		assert.True(t, next.Current(p))
+	}
+	st, err = next.ReconcileAll(context.Background(), pagesOf(rows, &calls), pictures.ReconcileOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, pictures.ReconcileStats{Pictures: 3, Current: 3}, st)
+	puts, deletes := h.store.reset()
+	assert.Empty(t, puts)
+	assert.Empty(t, deletes)
+
+	// Scheduled: the pool does the work.
+	third := change("1/1")
+	st, err = third.ReconcileAll(context.Background(), pagesOf(rows, &calls), pictures.ReconcileOptions{Schedule: true})
+	require.NoError(t, err)
+	assert.Equal(t, 3, st.Stale)
+	require.Eventually(t, func() bool {
+		for _, p := range rows() {
+			if !third.Current(p) {
+				return false
+			}
+		}
+		return true
+	}, 2*time.Minute, 20*time.Millisecond)
+	_, deletes = h.store.reset()
+	assert.Len(t, deletes, 3, "each picture's original-ratio variant is deleted")
+}
+
+// TestReconcileAllFlatMemory pages through 100,000 pictures: the heap
+// stays that of one page, as with 1,000.
+func TestReconcileAllFlatMemory(t *testing.T) {
+	f := &pictures.PictureField{Name: t.Name(), FileTypes: []string{"JPEG"}, Storage: &storage.Memory{}}
+	require.NoError(t, pictures.Register(f))
+	defer pictures.Unregister(f)
+	plan, err := f.Variants(4000, 3000)
+	require.NoError(t, err)
+	peak := func(n int) uint64 {
+		var top uint64
+		page := func(_ context.Context, after string, limit int) ([]pictures.Picture, error) {
+			var ms runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			top = max(top, ms.HeapAlloc)
+			start := 0
+			if after != "" {
+				start, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(after, "p/"), ".jpeg"))
+				start++
+			}
+			var ps []pictures.Picture
+			for i := start; i < min(start+limit, n); i++ {
+				ps = append(ps, pictures.Picture{Field: f.Name, Key: fmt.Sprintf("p/%09d.jpeg", i), Width: 4000, Height: 3000,
+					Preview: strings.Repeat("x", 300), Variants: slices.Clone(plan)[:1]})
+			}
+			return ps, nil
+		}
+		st, err := f.ReconcileAll(context.Background(), page, pictures.ReconcileOptions{DryRun: true})
+		require.NoError(t, err)
+		require.Equal(t, n, st.Stale)
+		return top
+	}
+	small, large := peak(1_000), peak(100_000)
+	t.Logf("peak heap: %d kB with 1,000 pictures, %d kB with 100,000", small>>10, large>>10)
+	assert.Less(t, large, small+2<<20, "100,000 pictures hold at most 2 MB more than 1,000 (holding them all would take over 40 MB)")
 }

@@ -12,6 +12,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Dir stores each key as a file below a root directory. Writes go to a
@@ -99,7 +100,7 @@ func (d *Dir) Put(ctx context.Context, key string, r io.Reader) (err error) {
 	}
 	defer root.Close()
 	dir := path.Dir(key)
-	tmpName := path.Join(dir, ".tmp-"+rand.Text())
+	tmpName := path.Join(dir, tempPrefix+rand.Text())
 	var tmp *os.File
 	// Delete removes folders it empties: one may vanish between MkdirAll
 	// and the create, when another key of the folder is deleted meanwhile.
@@ -169,12 +170,87 @@ func (d *Dir) Delete(ctx context.Context, key string) error {
 // List returns the keys below the root that start with prefix, skipping
 // temporary files.
 func (d *Dir) List(ctx context.Context, prefix string) ([]string, error) {
-	if err := checkPrefix(prefix); err != nil {
+	var keys []string
+	err := d.walk(ctx, "list", prefix, false, func(key string, _ fs.DirEntry) error {
+		keys = append(keys, key)
+		return nil
+	})
+	if err != nil {
 		return nil, err
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// Walk calls fn with every key below the root that starts with prefix, as
+// List returns them but one at a time, holding no listing: in lexical
+// order within each folder, a folder's keys where its name sorts. Keys
+// deleted during the walk may or may not be seen. An error of fn stops the
+// walk and is returned. Package pictures' Sweep uses it.
+func (d *Dir) Walk(ctx context.Context, prefix string, fn func(key string) error) error {
+	return d.walk(ctx, "walk", prefix, false, func(key string, _ fs.DirEntry) error { return fn(key) })
+}
+
+// tempPrefix starts the name of the temporary file of every Put.
+const tempPrefix = ".tmp-"
+
+// ListTemp calls fn with the temporary file of every write below the
+// folders of prefix whose path starts with prefix: writes in progress, and
+// those a process left behind when it was killed (a failed write removes
+// its own). name is the file's slash-separated path below the root, such
+// as "posts/2026/.tmp-K3J…", for RemoveTemp; modTime is when it was last
+// written, so that callers can tell a write in progress (its file grows)
+// from a leftover. Package pictures' Sweep removes the old ones.
+func (d *Dir) ListTemp(ctx context.Context, prefix string, fn func(name string, modTime time.Time) error) error {
+	return d.walk(ctx, "list temporary files of", prefix, true, func(name string, e fs.DirEntry) error {
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // renamed into place or removed meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		return fn(name, info.ModTime())
+	})
+}
+
+// RemoveTemp removes a temporary file that ListTemp gave, then any folders
+// its removal left empty. Names that are not those of temporary files are
+// refused with ErrInvalidKey; a missing file is not an error.
+func (d *Dir) RemoveTemp(ctx context.Context, name string) error {
+	dir, base := path.Dir(name), path.Base(name)
+	if !strings.HasPrefix(base, tempPrefix) || !fs.ValidPath(name) || (dir != "." && CheckKey(dir) != nil) || strings.ContainsAny(base[len(tempPrefix):], "/\\.\x00") {
+		return invalidKey(name)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	root, err := d.openRoot()
 	if err != nil {
-		return nil, fmt.Errorf("storage: list %q: %w", prefix, err)
+		return fmt.Errorf("storage: remove %q: %w", name, err)
+	}
+	defer root.Close()
+	if err := root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("storage: remove %q: %w", name, err)
+	}
+	for ; dir != "."; dir = path.Dir(dir) {
+		if root.Remove(dir) != nil {
+			break // not empty, or gone
+		}
+	}
+	return nil
+}
+
+// walk calls fn with the regular files below the root whose path starts
+// with prefix: the keys, or (temp) the temporary files. Hidden folders are
+// skipped, and so are hidden files other than temporary ones.
+func (d *Dir) walk(ctx context.Context, op, prefix string, temp bool, fn func(name string, e fs.DirEntry) error) error {
+	if err := checkPrefix(prefix); err != nil {
+		return err
+	}
+	root, err := d.openRoot()
+	if err != nil {
+		return fmt.Errorf("storage: %s %q: %w", op, prefix, err)
 	}
 	defer root.Close()
 	// Walk only the deepest folder that holds every match.
@@ -182,8 +258,8 @@ func (d *Dir) List(ctx context.Context, prefix string) ([]string, error) {
 	if strings.HasSuffix(prefix, "/") {
 		start = strings.TrimSuffix(prefix, "/")
 	}
-	var keys []string
-	err = fs.WalkDir(root.FS(), start, func(key string, e fs.DirEntry, err error) error {
+	var fnErr error
+	err = fs.WalkDir(root.FS(), start, func(name string, e fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -193,22 +269,27 @@ func (d *Dir) List(ctx context.Context, prefix string) ([]string, error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if strings.HasPrefix(e.Name(), ".") && key != start {
-			if e.IsDir() {
-				return fs.SkipDir
-			}
+		hidden := strings.HasPrefix(e.Name(), ".") && name != start
+		if hidden && e.IsDir() {
+			return fs.SkipDir
+		}
+		if hidden != temp || (temp && !strings.HasPrefix(e.Name(), tempPrefix)) {
 			return nil
 		}
-		if e.Type().IsRegular() && strings.HasPrefix(key, prefix) {
-			keys = append(keys, key)
+		if e.Type().IsRegular() && strings.HasPrefix(name, prefix) {
+			if fnErr = fn(name, e); fnErr != nil {
+				return fnErr
+			}
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("storage: list %q: %w", prefix, err)
+	if fnErr != nil {
+		return fnErr
 	}
-	slices.Sort(keys)
-	return keys, nil
+	if err != nil {
+		return fmt.Errorf("storage: %s %q: %w", op, prefix, err)
+	}
+	return nil
 }
 
 // URL returns BaseURL followed by the key, each path element escaped as by

@@ -5,6 +5,8 @@
 //
 //	go run ./examples/instagram [flags]          # the web app
 //	go run ./examples/instagram worker [flags]   # a picture worker (PostgreSQL deployments)
+//	go run ./examples/instagram reconcile [-dry-run] [flags]   # bring pictures in line with the fields
+//	go run ./examples/instagram sweep [-dry-run] [flags]       # delete files no row refers to
 //
 // On its defaults it keeps everything in one directory (-data: an SQLite
 // file and the media) and processes pictures in the web process. With
@@ -38,6 +40,9 @@ func main() {
 	// Init serves encodes and never returns.
 	encoder.Init()
 	args := os.Args[1:]
+	if len(args) > 0 && isCommand(args[0]) { // reconcile, sweep: commands.go
+		os.Exit(runCommand(args[0], args[1:], os.Getenv, os.Stdout))
+	}
 	worker := len(args) > 0 && args[0] == "worker"
 	if worker {
 		args = args[1:]
@@ -76,8 +81,9 @@ func main() {
 
 // parseConfig reads the flags, whose defaults come from the environment:
 // INSTAGRAM_ followed by the flag's name in capitals, dashes as
-// underscores.
-func parseConfig(args []string, getenv func(string) string) (Config, error) {
+// underscores. extra adds the flags of a command (commands.go), which the
+// environment does not set.
+func parseConfig(args []string, getenv func(string) string, extra ...func(*flag.FlagSet)) (Config, error) {
 	cfg := Config{Addr: "127.0.0.1:8000", DataDir: "./instagram-data", Demo: true}
 	fs := flag.NewFlagSet("instagram", flag.ContinueOnError)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address")
@@ -108,6 +114,9 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	})
 	if envErr != nil {
 		return cfg, envErr
+	}
+	for _, e := range extra {
+		e(fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		return cfg, err

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -302,7 +303,7 @@ func (db *DB) CreatePost(ctx context.Context, userID int64, caption string, imag
 		if err := tx.QueryRow(ctx, db.q(insertPost+" RETURNING id"), userID, caption, image, image.Key, at.Unix()).Scan(&id); err != nil {
 			return err
 		}
-		return db.queue.EnqueueTx(ctx, tx, pictures.Job{Picture: image})
+		return db.queue.EnqueueTx(ctx, tx, jobOf(ctx, image))
 	})
 	return id, err
 }
@@ -414,7 +415,7 @@ func (db *DB) SetAvatar(ctx context.Context, userID int64, avatar pictures.Pictu
 		if _, err := tx.Exec(ctx, db.q(`UPDATE users SET avatar = ?, avatar_key = ? WHERE id = ?`), avatar, avatar.Key, userID); err != nil {
 			return err
 		}
-		return db.queue.EnqueueTx(ctx, tx, pictures.Job{Picture: avatar})
+		return db.queue.EnqueueTx(ctx, tx, jobOf(ctx, avatar))
 	})
 	return old.V, err
 }
@@ -463,4 +464,81 @@ func (db *DB) AllPictures(ctx context.Context) ([]pictures.Picture, error) {
 func (db *DB) CountUsers(ctx context.Context) (n int, err error) {
 	err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
 	return n, err
+}
+
+// pictureColumns are the column of each field's pictures and the column of
+// their keys, by table.
+var pictureColumns = map[string]struct{ table, picture, key string }{
+	postImage:  {"posts", "image", "image_key"},
+	userAvatar: {"users", "avatar", "avatar_key"},
+}
+
+// PicturePage returns up to limit pictures of field whose keys sort after
+// after, in the order of their keys (by the database's collation, which
+// orders and compares alike): the pages of pictures.ReconcileAll. Each
+// page is one query on the key's unique index, whatever the number of
+// pictures.
+func (db *DB) PicturePage(ctx context.Context, field, after string, limit int) ([]pictures.Picture, error) {
+	c, ok := pictureColumns[field]
+	if !ok {
+		return nil, fmt.Errorf("unknown picture field %q", field)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT `+c.picture+` FROM `+c.table+` WHERE `+c.key+` > ? ORDER BY `+c.key+` LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]pictures.Picture, 0, limit)
+	for rows.Next() {
+		var p pictures.Picture
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// CountPictures returns the number of stored pictures of field.
+func (db *DB) CountPictures(ctx context.Context, field string) (n int, err error) {
+	c, ok := pictureColumns[field]
+	if !ok {
+		return 0, fmt.Errorf("unknown picture field %q", field)
+	}
+	err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+c.table+` WHERE `+c.key+` IS NOT NULL`).Scan(&n)
+	return n, err
+}
+
+// RecordedPictures returns the pictures, of any field, that rows hold
+// under one of keys: pictures.SweepOptions.Recorded. It is one query
+// whatever the number of keys (they go in as one JSON array).
+func (db *DB) RecordedPictures(ctx context.Context, keys []string) ([]pictures.Picture, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(keys)
+	if err != nil {
+		return nil, err
+	}
+	ofArray := `SELECT value FROM json_each(?)`
+	if db.postgres {
+		ofArray = `SELECT jsonb_array_elements_text(?::jsonb)`
+	}
+	rows, err := db.QueryContext(ctx, `
+		SELECT image FROM posts WHERE image_key IN (`+ofArray+`)
+		UNION ALL
+		SELECT avatar FROM users WHERE avatar_key IN (`+ofArray+`)`, string(list), string(list))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []pictures.Picture
+	for rows.Next() {
+		var p pictures.Picture
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }

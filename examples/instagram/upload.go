@@ -317,6 +317,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, me *User,
 		if up.file, err = os.CreateTemp("", "instagram-upload-"); err != nil {
 			return up, http.StatusInternalServerError, "Something went wrong. Please try again."
 		}
+		os.Remove(up.file.Name()) // unnamed: gone with the process, even a killed one
 		up.filename = part.FileName()
 		n, err := io.Copy(up.file, io.LimitReader(part, limit+1))
 		if err != nil {
