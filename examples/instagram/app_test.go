@@ -651,3 +651,37 @@ func TestRestartCatchesUp(t *testing.T) {
 	c = a.client()
 	c.waitProcessed(id)
 }
+
+// TestPreloadAndBlurUp: the feed's first photo and a post's photo are
+// preloaded from <head> with the srcset of the <picture>'s first source,
+// and shown over their blurred preview, whose stylesheet the app serves.
+func TestPreloadAndBlurUp(t *testing.T) {
+	a := startApp(t, func(c *Config) { c.NoPageCache = true })
+	c := a.client()
+	c.signup("ada")
+	c.newPost("older", photo(t, 600, 600))
+	id := c.newPost("newest", photo(t, 800, 1000))
+	c.waitProcessed(id)
+	c.waitProcessed(id - 1)
+	css, err := fs.ReadFile(assets, "static/app.css")
+	require.NoError(t, err)
+	assert.Contains(t, string(css), pictures.PlaceholderCSS, "app.css holds the library's placeholder rules")
+	srcset := regexp.MustCompile(`<source type="image/avif"[^>]* srcset="([^"]+)"`)
+	for _, path := range []string{"/", fmt.Sprintf("/p/%d", id)} {
+		page := c.get(path).body
+		head, body, ok := strings.Cut(page, "</head>")
+		require.True(t, ok)
+		links := regexp.MustCompile(`<link rel="preload" as="image"[^>]*>`).FindAllString(head, -1)
+		require.NotEmpty(t, links, "%s: a preload link in <head>", path)
+		first := srcset.FindStringSubmatch(body)
+		require.NotNil(t, first, "%s: an AVIF source", path)
+		found := false
+		for _, l := range links {
+			found = found || strings.Contains(l, `imagesrcset="`+first[1]+`"`)
+		}
+		assert.True(t, found, "%s: the preload has the srcset of the first picture's source:\n%s\n%s", path, links, first[1])
+		assert.Contains(t, body, `fetchpriority="high"`, path)
+		assert.Contains(t, body, `class="pictures-placeholder"`, "%s: blur-up", path)
+		assert.Equal(t, 1, strings.Count(body, `fetchpriority="high"`), "%s: one picture has priority", path)
+	}
+}

@@ -25,7 +25,7 @@ import (
 
 // chromiumPath finds Debian's chromium. The browser test fails in CI
 // without it (.ci/run installs it) and is skipped elsewhere.
-func chromiumPath(t *testing.T) string {
+func chromiumPath(t testing.TB) string {
 	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
 		if p == "" {
 			continue
@@ -43,7 +43,7 @@ func chromiumPath(t *testing.T) string {
 
 // browser starts a headless chromium with its own profile (so nothing is
 // cached from a previous run) and returns a tab.
-func browser(t *testing.T, path string) context.Context {
+func browser(t testing.TB, path string) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
@@ -62,14 +62,14 @@ func browser(t *testing.T, path string) context.Context {
 	return ctx
 }
 
-func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+func step(t testing.TB, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	require.NoError(t, chromedp.Do(sctx, actions...), what)
 }
 
-func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+func eval[T any](t testing.TB, ctx context.Context, expr string) T {
 	t.Helper()
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
