@@ -74,3 +74,31 @@ func (e *UploadError) Error() string { return "pictures: upload refused: " + e.M
 
 // Unwrap returns the reason, for errors.Is.
 func (e *UploadError) Unwrap() error { return e.Err }
+
+// ErrOtherConfig is wrapped by every *ConfigMismatchError.
+var ErrOtherConfig = errors.New("pictures: job enqueued for another configuration of its field")
+
+// A ConfigMismatchError is Run's answer to a job enqueued for a
+// configuration of its field that this process does not have, and must not
+// do with its own (see Job): the Processor hands the job back, for a
+// process that has its configuration. Retrying it here fails the same way,
+// without I/O.
+type ConfigMismatchError struct {
+	Field, Key  string
+	JobConfig   string // the job's Config
+	JobRevision int    // the job's Revision
+	Config      string // this process's Config for the picture
+	Revision    int    // this process's Revision of the field
+}
+
+func (e *ConfigMismatchError) Error() string {
+	why := fmt.Sprintf("a newer one (revision %d; this process has %d)", e.JobRevision, e.Revision)
+	if e.JobRevision == e.Revision {
+		why = fmt.Sprintf("another one of the same revision %d, and neither is known to be newer", e.Revision)
+	}
+	return fmt.Sprintf("pictures: job of %s (field %q) enqueued for configuration %s, %s than this process's %s: handed back for a process that has it",
+		e.Key, e.Field, e.JobConfig, why, e.Config)
+}
+
+// Unwrap returns ErrOtherConfig.
+func (e *ConfigMismatchError) Unwrap() error { return ErrOtherConfig }
