@@ -57,7 +57,7 @@ func appendPlaceholderURL(b []byte, alt string, r Ratio, w int, ext string) []by
 }
 
 // PlaceholderHandler draws a placeholder for any ratio, width and format,
-// at PlaceholderPath + "<alt>/<W>x<H>/<width>w.<avif|jpeg|png>": a pastel
+// at PlaceholderPath + "<alt>/<W>x<H>/<width>w.<avif|webp|jpeg|png>": a pastel
 // image, its colour chosen by the alt text, crossed by two diagonals and
 // labelled with the alt text and the size. Fields with Placeholders set
 // link to it, so pages render during development without any processed

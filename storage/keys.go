@@ -60,7 +60,7 @@ func checkPrefix(prefix string) error {
 }
 
 // IsVariantKey reports whether key names a generated variant of package
-// pictures, "<stem>/[<W_H>/]<width>w.<avif|jpeg|png>", as opposed to an
+// pictures, "<stem>/[<W_H>/]<width>w.<avif|webp|jpeg|png>", as opposed to an
 // original upload. Handlers serve only such keys by default: originals may
 // carry metadata (GPS positions) that must not be published.
 func IsVariantKey(key string) bool {
@@ -69,7 +69,7 @@ func IsVariantKey(key string) bool {
 		return false // a variant always has a folder: its original's stem
 	}
 	name, ext, ok := strings.Cut(base, ".")
-	if !ok || (ext != "avif" && ext != "jpeg" && ext != "png") {
+	if !ok || (ext != "avif" && ext != "webp" && ext != "jpeg" && ext != "png") {
 		return false
 	}
 	if len(name) < 2 || name[len(name)-1] != 'w' || name[0] == '0' {

@@ -94,6 +94,7 @@ func TestIsVariantKey(t *testing.T) {
 		"p/a/100w.avif":      true,
 		"p/a/1_1/2400w.jpeg": true,
 		"a/4_5/8w.png":       true,
+		"p/a/1_1/640w.webp":  true,
 		"p/a.jpeg":           false, // an original
 		"100w.avif":          false, // no stem folder
 		"p/a/100.avif":       false,
