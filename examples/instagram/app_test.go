@@ -557,7 +557,7 @@ func TestFeedQueryCount(t *testing.T) {
 	}
 	nBig, nSmall := count(big), count(small)
 	body := big.get("/").body
-	assert.Equal(t, PageSize, strings.Count(body, `<article class="card">`))
+	assert.Equal(t, PageSize, strings.Count(body, `<article class="card" id="post-`))
 	assert.Equal(t, nSmall, nBig, "12 posts cost as many queries as 2")
 	assert.Equal(t, int64(2), nBig, "one query for the posts, one for their comments")
 }
@@ -568,11 +568,11 @@ func TestPagination(t *testing.T) {
 	c.signup("ada")
 	seedPosts(t, a, userID(t, a, "ada"), PageSize+1)
 	first := c.get("/").body
-	assert.Equal(t, PageSize, strings.Count(first, `<article class="card">`))
+	assert.Equal(t, PageSize, strings.Count(first, `<article class="card" id="post-`))
 	next := regexp.MustCompile(`href="\?before=(\d+)"`).FindStringSubmatch(first)
 	require.NotNil(t, next)
 	second := c.get("/?before=" + next[1]).body
-	assert.Equal(t, 1, strings.Count(second, `<article class="card">`))
+	assert.Equal(t, 1, strings.Count(second, `<article class="card" id="post-`))
 	assert.NotContains(t, second, "?before=")
 	assert.Contains(t, second, "Fixture 0 of user")
 

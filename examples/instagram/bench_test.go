@@ -96,7 +96,7 @@ func BenchmarkFeedLoad(b *testing.B) {
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	require.Equal(b, 200, res.StatusCode)
-	require.Contains(b, string(body), `<article class="card">`)
+	require.Contains(b, string(body), `<article class="card" id="post-`)
 	u, _ := url.Parse(a.URL + "/media/bench/file/623w.avif")
 
 	const conns, d = 64, 5 * time.Second
