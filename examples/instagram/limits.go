@@ -161,6 +161,7 @@ func (s *Server) limitBodies(next http.Handler) http.Handler {
 			return
 		}
 		b := &limitedBody{orig: r.Body, rc: http.NewResponseController(w)}
+		w = &closeUnread{ResponseWriter: w, body: b}
 		b.ReadCloser = http.MaxBytesReader(w, r.Body, s.limits.FormBytes)
 		b.deadline(time.Now().Add(s.limits.BodyTimeout))
 		r.Body = b
@@ -181,6 +182,38 @@ func (s *Server) limitBodies(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// closeUnread closes the connection after a response given before the
+// request's body was read to its end (a refused upload, say). Otherwise
+// net/http reads up to 256 KB of what is left of the body before it
+// writes the response, and a body trickled byte by byte, whose deadline
+// the handler lifted, would hold the connection and its goroutine for as
+// long as its sender likes.
+type closeUnread struct {
+	http.ResponseWriter
+	body        *limitedBody
+	wroteHeader bool
+}
+
+func (c *closeUnread) WriteHeader(code int) {
+	if !c.wroteHeader && code >= 200 {
+		c.wroteHeader = true
+		if !c.body.done {
+			c.Header().Set("Connection", "close")
+		}
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *closeUnread) Write(p []byte) (int, error) {
+	if !c.wroteHeader {
+		c.WriteHeader(http.StatusOK)
+	}
+	return c.ResponseWriter.Write(p)
+}
+
+// Unwrap gives http.ResponseController the connection's writer.
+func (c *closeUnread) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 // errBodyTimeout reports a body that did not arrive in time.
 var errBodyTimeout = errors.New("request body too slow")

@@ -528,7 +528,9 @@ func TestScaledOutLogout(t *testing.T) {
 // uploads from 50 accounts, each body trickled one byte every 3 s, while
 // a visitor loads /explore every 200 ms and a user shares a photo. It
 // reports when the server cut the slow bodies, how /explore answered
-// meanwhile, the real upload's time and the process's peak memory:
+// meanwhile, the real upload's answer and time (while slow uploads hold
+// every upload slot, Limits.Uploads, it waits, then is refused with 503)
+// and the process's peak memory:
 //
 //	go test -run '^$' -bench SlowBodies -benchtime 1x ./examples/instagram
 func BenchmarkSlowBodies(b *testing.B) {
@@ -615,7 +617,7 @@ func BenchmarkSlowBodies(b *testing.B) {
 		})
 		time.Sleep(5 * time.Second)
 		upStart := time.Now()
-		user.newPost("shared during the attack", img)
+		upStatus := user.upload("/new", map[string]string{"caption": "shared during the attack"}, "photo", "photo.jpg", img).status
 		upload := time.Since(upStart)
 		wg.Wait()
 		close(stop)
@@ -644,11 +646,36 @@ func BenchmarkSlowBodies(b *testing.B) {
 		b.ReportMetric(float64(pct(explore, 0.99).Microseconds())/1000, "explore-p99-ms")
 		b.ReportMetric(upload.Seconds(), "upload-s")
 		b.ReportMetric(float64(p.peakRSS(b)), "peak-rss-MB")
-		b.Logf("answers: %v; /explore loaded %d times", statuses, len(explore))
+		b.Logf("answers: %v; /explore loaded %d times; the real upload answered %d after %v", statuses, len(explore), upStatus, upload.Round(time.Millisecond))
 		for k, n := range statuses {
 			if !strings.HasSuffix(k, "408 Request Timeout") && !strings.HasSuffix(k, "429 Too Many Requests") {
 				b.Errorf("%d slow bodies answered %q", n, k)
 			}
 		}
 	}
+}
+
+// TestRefusedUploadAnsweredAtOnce: an upload refused before its body is
+// read (here: the account is already sharing a photo) is answered at
+// once, and its connection closed, however slowly its body arrives. (It
+// used to wait for net/http to read what was left of the body, with no
+// deadline: a connection held for as long as its sender liked.)
+func TestRefusedUploadAnsweredAtOnce(t *testing.T) {
+	a := startApp(t, func(c *Config) { c.Limits = Limits{AccountUploads: 1, UploadGrace: time.Minute} })
+	host := strings.TrimPrefix(a.URL, "http://")
+	c := a.client()
+	c.signup("ada")
+	body, typ, n := junkUpload(photo(t, 400, 400), 200<<10)
+	rest, _ := io.ReadAll(body)
+	head := fmt.Sprintf("POST /new HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", host, c.sessionCookie(), typ, n)
+	first := make(chan string, 1)
+	go func() {
+		line, _ := rawRequest(t, a.URL, head, rest, 500*time.Millisecond)
+		first <- line
+	}()
+	time.Sleep(time.Second) // the first upload holds the account's one turn
+	line, took := rawRequest(t, a.URL, head, rest, 500*time.Millisecond)
+	assert.Equal(t, "HTTP/1.1 429 Too Many Requests", line, "a second upload of the account, trickled")
+	t.Logf("the refusal came after %v", took.Round(time.Millisecond))
+	<-first
 }
