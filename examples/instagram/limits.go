@@ -183,23 +183,34 @@ func (s *Server) limitBodies(next http.Handler) http.Handler {
 	})
 }
 
-// closeUnread closes the connection after a response given before the
-// request's body was read to its end (a refused upload, say). Otherwise
-// net/http reads up to 256 KB of what is left of the body before it
-// writes the response, and a body trickled byte by byte, whose deadline
-// the handler lifted, would hold the connection and its goroutine for as
-// long as its sender likes.
+// closeUnread bounds the wait for the rest of a body after a response
+// given before the body was read to its end (a refused upload, say).
+// net/http then reads up to 256 KB of what is left, so that the
+// connection can serve another request, and closes the connection after a
+// short linger when more is left, so that the client reads the response
+// before the reset that unread data causes. Neither must wait without
+// bound: a body trickled byte by byte, whose deadline the handler lifted
+// while it waited for its turn, would hold the connection and its
+// goroutine for as long as its sender likes. So the connection's read
+// deadline becomes drainWait from the response; a body still arriving
+// then is cut, and the connection closed.
+//
+// (Answering "Connection: close" instead skips net/http's linger: the
+// client, still sending, is reset before it reads the refusal.)
 type closeUnread struct {
 	http.ResponseWriter
 	body        *limitedBody
 	wroteHeader bool
 }
 
+// drainWait is how long the rest of a refused body may take to arrive.
+const drainWait = 2 * time.Second
+
 func (c *closeUnread) WriteHeader(code int) {
 	if !c.wroteHeader && code >= 200 {
 		c.wroteHeader = true
-		if !c.body.done {
-			c.Header().Set("Connection", "close")
+		if end := time.Now().Add(drainWait); !c.body.done && (c.body.until.IsZero() || c.body.until.After(end)) {
+			c.body.deadline(end) // a deadline already sooner (or passed) stays
 		}
 	}
 	c.ResponseWriter.WriteHeader(code)
@@ -227,6 +238,7 @@ type limitedBody struct {
 	orig          io.ReadCloser
 	rc            *http.ResponseController
 	done          bool
+	until         time.Time // the read deadline; zero: none
 
 	// Uploads: the deadline moves with what arrived.
 	start time.Time
@@ -237,6 +249,7 @@ type limitedBody struct {
 }
 
 func (b *limitedBody) deadline(t time.Time) {
+	b.until = t
 	b.rc.SetReadDeadline(t)
 }
 
