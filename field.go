@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -137,9 +138,23 @@ type PictureField struct {
 	// not be negative.
 	Revision int
 
-	// Storage holds originals and variants and gives their URLs. Defaults to
-	// a local directory "media" served under "/media/" (see DefaultStorage).
+	// Storage holds the variants and gives their URLs, and the originals
+	// too unless Originals is set. Defaults to a local directory "media"
+	// served under "/media/" (see DefaultStorage), whose Handler serves
+	// variants only.
 	Storage Storage
+
+	// Originals, if set, holds the originals instead of Storage: a store
+	// that is never public, such as another bucket or prefix (S3) or
+	// another directory, never served. Set it whenever Storage's objects
+	// are public (a public-read bucket or a CDN in front of one): an
+	// original may carry metadata (GPS positions) and a variant's key
+	// tells the original's (see VariantKey), so under a public policy the
+	// original would be public too. Keys are the same in both. Setting it
+	// on a field with pictures changes the field's Fingerprint: Reconcile
+	// then moves each original from Storage to Originals (its variants
+	// stay where they are).
+	Originals Storage
 
 	// Processor runs variant generation. Defaults to DefaultProcessor(), an
 	// in-process worker pool.
@@ -391,6 +406,8 @@ type compiled struct {
 	types       []FileType
 	uploadTo    string
 	storage     Storage
+	originals   Storage // where originals are: Originals, or storage
+	apart       bool    // originals and storage differ
 	maxBytes    int64
 	maxPixels   int
 	fingerprint string // see version
@@ -472,5 +489,16 @@ func (f *PictureField) compile() (*compiled, error) {
 	if c.storage == nil {
 		c.storage = DefaultStorage()
 	}
+	c.originals = c.storage
+	if f.Originals != nil && !sameStorage(f.Originals, c.storage) {
+		c.originals, c.apart = f.Originals, true
+	}
 	return c, nil
+}
+
+// sameStorage reports whether a and b are the same storage value (storages
+// of uncomparable types are taken as different).
+func sameStorage(a, b Storage) bool {
+	ta := reflect.TypeOf(a)
+	return ta == reflect.TypeOf(b) && ta.Comparable() && a == b
 }

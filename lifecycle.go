@@ -23,8 +23,13 @@ func (f *PictureField) Delete(ctx context.Context, p Picture) error {
 	if err := c.deleteVariants(ctx, p, p.Keys()); err != nil {
 		return err
 	}
-	if err := c.storage.Delete(ctx, p.Key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := c.originals.Delete(ctx, p.Key); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("pictures: deleting %s: %w", p.Key, err)
+	}
+	if c.apart { // an original not yet moved to Originals
+		if err := c.storage.Delete(ctx, p.Key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("pictures: deleting %s: %w", p.Key, err)
+		}
 	}
 	// A job that was writing variants checks for the original when it is
 	// done, and cleans up after itself if it is gone; files it wrote before
@@ -272,7 +277,7 @@ func (c *compiled) estimate(st *ReconcileStats, p Picture, rates map[string]Enco
 	}
 	recorded := idsOf(p.Variants)
 	current := map[variantID]bool{}
-	if p.Version == c.version() {
+	if c.sameEncoding(p.Version) {
 		current = recorded
 	}
 	wanted := idsOf(plan)

@@ -20,7 +20,8 @@ import (
 type Picture struct {
 	// Field is the Name of the PictureField the picture belongs to.
 	Field string
-	// Key is the storage key of the original upload. Originals are never
+	// Key is the storage key of the original upload (in the field's
+	// Originals, or its Storage). Originals are never
 	// rendered or published: they may carry metadata such as GPS positions.
 	Key string
 	// Width and Height are the original's pixel size after EXIF orientation.

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/gopictures/pictures/pipeline"
@@ -42,8 +43,10 @@ func equalVariants(a, b []VariantSet) bool {
 
 // Fingerprint identifies the encoder settings the field's variants are
 // made with (quality, speed, chroma subsampling and the pipeline's own
-// version): a Picture whose Version differs has stale variants.
-// It is "" for a field whose configuration is invalid.
+// version), followed by "+originals" for a field with Originals: a
+// Picture whose Version differs is not current (its variants are stale,
+// or, when only the suffix differs, its original has not been moved to
+// Originals yet). It is "" for a field whose configuration is invalid.
 func (f *PictureField) Fingerprint() string {
 	c, err := f.config()
 	if err != nil {
@@ -63,8 +66,22 @@ const pipelineVersion = "3"
 func (c *compiled) version() string {
 	if c.fingerprint == "" {
 		c.fingerprint = fingerprint(c.field.Encoding, slices.Contains(c.types, webpType))
+		if c.apart {
+			c.fingerprint += apartSuffix
+		}
 	}
 	return c.fingerprint
+}
+
+// apartSuffix ends the Version of the pictures of a field with Originals,
+// so that Reconcile moves the originals stored before it had them, without
+// making their variants stale.
+const apartSuffix = "+originals"
+
+// sameEncoding reports whether a picture of Version v has variants made
+// with c's encoder settings, wherever its original is.
+func (c *compiled) sameEncoding(v string) bool {
+	return strings.TrimSuffix(v, apartSuffix) == strings.TrimSuffix(c.version(), apartSuffix)
 }
 
 // fingerprint identifies the encoder settings variants are made with; the
@@ -144,7 +161,7 @@ func (c *compiled) process(ctx context.Context, p Picture) (Picture, error) {
 	}
 	recorded := idsOf(p.Variants)
 	current := map[variantID]bool{}
-	if p.Version == c.version() {
+	if c.sameEncoding(p.Version) {
 		current = recorded
 	}
 	wanted := idsOf(plan)
@@ -158,6 +175,11 @@ func (c *compiled) process(ctx context.Context, p Picture) (Picture, error) {
 	}
 	if len(todo) == 0 && p.Preview != "" && p.Version == c.version() && equalVariants(plan, p.Variants) {
 		return p, nil // already current
+	}
+	if c.apart {
+		if err := c.moveOriginal(ctx, p.Key); err != nil {
+			return p, err
+		}
 	}
 
 	if len(todo) > 0 || p.Preview == "" {
@@ -201,7 +223,7 @@ func (c *compiled) process(ctx context.Context, p Picture) (Picture, error) {
 
 // originalGone reports whether p's original is no longer stored.
 func (c *compiled) originalGone(ctx context.Context, key string) (bool, error) {
-	rc, err := c.storage.Open(ctx, key)
+	rc, err := c.originals.Open(ctx, key)
 	if err == nil {
 		rc.Close()
 		return false, nil
@@ -406,7 +428,7 @@ func (c *compiled) encode(ctx context.Context, p *Picture, img *pipeline.Image, 
 
 // readOriginal reads the stored original, at most the field's byte limit.
 func (c *compiled) readOriginal(ctx context.Context, key string) ([]byte, error) {
-	rc, err := c.storage.Open(ctx, key)
+	rc, err := c.originals.Open(ctx, key)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, processor.Permanent(fmt.Errorf("pictures: original %s is missing: %w", key, err))
@@ -422,4 +444,37 @@ func (c *compiled) readOriginal(ctx context.Context, key string) ([]byte, error)
 		return nil, processor.Permanent(fmt.Errorf("pictures: original %s is larger than %d bytes", key, c.maxBytes))
 	}
 	return data, nil
+}
+
+// moveOriginal moves an original stored in Storage, before the field had
+// Originals, to Originals, if it is not there yet.
+func (c *compiled) moveOriginal(ctx context.Context, key string) error {
+	rc, err := c.originals.Open(ctx, key)
+	if err == nil {
+		rc.Close()
+		return nil // already there
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("pictures: opening original %s: %w", key, err)
+	}
+	if rc, err = c.storage.Open(ctx, key); errors.Is(err, fs.ErrNotExist) {
+		return nil // in neither: the job finds out (a deleted picture)
+	} else if err != nil {
+		return fmt.Errorf("pictures: opening original %s to move it to Originals: %w", key, err)
+	}
+	// Upload bounded it; the bound of the field now is checked when it is
+	// read from Originals.
+	data, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return fmt.Errorf("pictures: reading original %s to move it to Originals: %w", key, err)
+	}
+	if err := c.originals.Put(ctx, key, bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("pictures: moving original %s to Originals: %w", key, err)
+	}
+	if err := c.storage.Delete(ctx, key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("pictures: deleting original %s from Storage, once copied to Originals: %w", key, err)
+	}
+	c.logger.Info("pictures: moved an original to Originals", "field", c.field.Name, "key", key)
+	return nil
 }

@@ -91,7 +91,7 @@ func (f *PictureField) Save(ctx context.Context, r io.Reader, filename string, s
 		return Picture{}, err
 	}
 	if err := store(ctx, p); err != nil {
-		if derr := c.storage.Delete(context.WithoutCancel(ctx), p.Key); derr != nil {
+		if derr := c.originals.Delete(context.WithoutCancel(ctx), p.Key); derr != nil {
 			err = errors.Join(err, derr)
 		}
 		return Picture{}, fmt.Errorf("pictures: storing %s: %w", p.Key, err)
@@ -180,7 +180,7 @@ func (c *compiled) upload(ctx context.Context, r io.Reader, filename string) (Pi
 	}
 
 	key := path.Join(c.uploadDir(time.Now()), strings.ToLower(rand.Text())+"."+info.Format.Ext())
-	if err := c.storage.Put(ctx, key, bytes.NewReader(data)); err != nil {
+	if err := c.originals.Put(ctx, key, bytes.NewReader(data)); err != nil {
 		return Picture{}, fmt.Errorf("pictures: storing the original: %w", err)
 	}
 	return Picture{Field: c.field.Name, Key: key, Width: w, Height: h, Preview: preview}, nil

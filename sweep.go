@@ -144,50 +144,14 @@ func (f *PictureField) Sweep(ctx context.Context, opts SweepOptions) (SweepStats
 	if err := storage.CheckPrefix(prefix); err != nil {
 		return st, fmt.Errorf("%w: SweepOptions.Prefix %q: %v", ErrInvalidArgument, prefix, err)
 	}
-	s := &sweeper{c: c, opts: opts, grace: grace, st: &st}
-	add := func(key string) error {
-		st.Listed++
-		s.batch = append(s.batch, key)
-		if len(s.batch) == sweepBatch {
-			return s.flush(ctx)
-		}
-		return nil
+	stores := []Storage{c.storage}
+	if c.apart {
+		stores = append(stores, c.originals)
 	}
-	if w, ok := c.storage.(Walker); ok {
-		err = w.Walk(ctx, prefix, add)
-	} else {
-		var keys []string
-		if keys, err = c.storage.List(ctx, prefix); err == nil {
-			for _, k := range keys {
-				if err = add(k); err != nil {
-					break
-				}
-			}
-		}
-	}
-	if err == nil {
-		err = s.flush(ctx)
-	}
-	if err != nil {
-		return st, fmt.Errorf("pictures: sweeping %s: %w", prefix, err)
-	}
-	if t, ok := c.storage.(TempLister); ok {
-		err := t.ListTemp(ctx, prefix, func(name string, mod time.Time) error {
-			if time.Since(mod) < grace {
-				st.TempYoung++
-				return nil
-			}
-			st.Temp++
-			if opts.OnDelete != nil {
-				opts.OnDelete(name, -1, mod)
-			}
-			if opts.DryRun {
-				return nil
-			}
-			return t.RemoveTemp(ctx, name)
-		})
-		if err != nil {
-			return st, fmt.Errorf("pictures: sweeping the temporary files of %s: %w", prefix, err)
+	for _, store := range stores {
+		s := &sweeper{c: c, store: store, opts: opts, grace: grace, st: &st}
+		if err := s.sweep(ctx, prefix); err != nil {
+			return st, err
 		}
 	}
 	return st, nil
@@ -209,10 +173,64 @@ func (c *compiled) sweepPrefix() string {
 
 type sweeper struct {
 	c     *compiled
+	store Storage // c.storage or c.originals
 	opts  SweepOptions
 	grace time.Duration
 	st    *SweepStats
 	batch []string
+}
+
+// sweep lists s.store under prefix and deletes what no recorded picture
+// refers to, then the temporary files of old writes.
+func (s *sweeper) sweep(ctx context.Context, prefix string) error {
+	st := s.st
+	add := func(key string) error {
+		st.Listed++
+		s.batch = append(s.batch, key)
+		if len(s.batch) == sweepBatch {
+			return s.flush(ctx)
+		}
+		return nil
+	}
+	var err error
+	if w, ok := s.store.(Walker); ok {
+		err = w.Walk(ctx, prefix, add)
+	} else {
+		var keys []string
+		if keys, err = s.store.List(ctx, prefix); err == nil {
+			for _, k := range keys {
+				if err = add(k); err != nil {
+					break
+				}
+			}
+		}
+	}
+	if err == nil {
+		err = s.flush(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("pictures: sweeping %s: %w", prefix, err)
+	}
+	if t, ok := s.store.(TempLister); ok {
+		err := t.ListTemp(ctx, prefix, func(name string, mod time.Time) error {
+			if time.Since(mod) < s.grace {
+				st.TempYoung++
+				return nil
+			}
+			st.Temp++
+			if s.opts.OnDelete != nil {
+				s.opts.OnDelete(name, -1, mod)
+			}
+			if s.opts.DryRun {
+				return nil
+			}
+			return t.RemoveTemp(ctx, name)
+		})
+		if err != nil {
+			return fmt.Errorf("pictures: sweeping the temporary files of %s: %w", prefix, err)
+		}
+	}
+	return nil
 }
 
 // flush decides the keys of the batch: it looks up their possible
@@ -253,7 +271,7 @@ func (s *sweeper) flush(ctx context.Context) error {
 			continue
 		}
 		// Its age is read now, after the lookup, just before deleting.
-		info, err := s.c.stat(ctx, k)
+		info, err := stat(ctx, s.store, k)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // deleted meanwhile
 		}
@@ -272,20 +290,20 @@ func (s *sweeper) flush(ctx context.Context) error {
 		if s.opts.DryRun {
 			continue
 		}
-		if err := s.c.storage.Delete(ctx, k); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := s.store.Delete(ctx, k); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("deleting %s: %w", k, err)
 		}
 	}
 	return nil
 }
 
-// stat returns what the storage knows of key, through Stater or the Stat
-// method of what Open returns.
-func (c *compiled) stat(ctx context.Context, key string) (fs.FileInfo, error) {
-	if s, ok := c.storage.(Stater); ok {
+// stat returns what store knows of key, through Stater or the Stat method
+// of what Open returns.
+func stat(ctx context.Context, store Storage, key string) (fs.FileInfo, error) {
+	if s, ok := store.(Stater); ok {
 		return s.Stat(ctx, key)
 	}
-	rc, err := c.storage.Open(ctx, key)
+	rc, err := store.Open(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +311,7 @@ func (c *compiled) stat(ctx context.Context, key string) (fs.FileInfo, error) {
 	if s, ok := rc.(interface{ Stat() (fs.FileInfo, error) }); ok {
 		return s.Stat()
 	}
-	return nil, fmt.Errorf("storage %T gives no modification time of %s, which Sweep needs: it needs a Stat method (see Stater)", c.storage, key)
+	return nil, fmt.Errorf("storage %T gives no modification time of %s, which Sweep needs: it needs a Stat method (see Stater)", store, key)
 }
 
 // originalExts are the extensions originals are stored with: one per

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -80,8 +81,28 @@ type S3Config struct {
 	Bucket    string // the bucket (it must exist); empty: media stay local
 	Endpoint  string // S3-compatible server, such as http://127.0.0.1:7070; empty: AWS
 	Region    string // default us-east-1
-	Prefix    string // prepended to keys, such as "media/"
+	Prefix    string // prepended to the keys of variants, such as "media/"
 	PublicURL string // where the bucket's objects under Prefix are public; empty: presigned URLs
+	// OriginalsPrefix is prepended to the keys of originals, which are
+	// never given a URL; default DefaultOriginalsPrefix. With PublicURL it
+	// must be outside Prefix (and Prefix not empty), so that a policy
+	// making the objects under Prefix public leaves the originals private.
+	OriginalsPrefix string
+}
+
+// DefaultOriginalsPrefix is the default S3Config.OriginalsPrefix.
+const DefaultOriginalsPrefix = "originals/"
+
+// check refuses originals that could be public, or mixed with variants.
+func (c S3Config) check() error {
+	o := c.OriginalsPrefix
+	switch {
+	case c.PublicURL != "" && c.Prefix == "":
+		return fmt.Errorf("S3: with a public URL (%q), set a prefix for the variants (such as media/), so that the originals (under %q) are outside what is public", c.PublicURL, o)
+	case c.Prefix != "" && (strings.HasPrefix(o, c.Prefix) || strings.HasPrefix(c.Prefix, o)):
+		return fmt.Errorf("S3: the originals' prefix %q and the variants' prefix %q overlap: give them separate folders", o, c.Prefix)
+	}
+	return nil
 }
 
 // The picture fields of the app. Their names are stored in every picture.
@@ -199,16 +220,19 @@ func (m *Main) open(ctx context.Context) (media http.Handler, mediaOrigin string
 	if err != nil {
 		return nil, "", err
 	}
-	var store pictures.Storage
+	// Originals are kept apart from the variants, where no URL leads: they
+	// may carry GPS positions, and a variant's key tells its original's.
+	var store, originals pictures.Storage
 	if m.cfg.S3.Bucket != "" {
-		s3store, origin, err := openS3(ctx, m.cfg.S3, log)
+		s3store, s3originals, origin, err := openS3(ctx, m.cfg.S3, log)
 		if err != nil {
 			return nil, "", err
 		}
-		store, mediaOrigin = s3store, origin
+		store, originals, mediaOrigin = s3store, s3originals, origin
 	} else {
 		dir := &storage.Dir{Root: filepath.Join(m.cfg.DataDir, "media"), BaseURL: "/media/"}
 		store, media = dir, dir.Handler()
+		originals = &storage.Dir{Root: filepath.Join(m.cfg.DataDir, "originals")}
 	}
 
 	var proc pictures.Processor
@@ -229,7 +253,7 @@ func (m *Main) open(ctx context.Context) (media http.Handler, mediaOrigin string
 	}
 	m.post, m.avatar = newPostImage(), newUserAvatar()
 	for _, f := range []*pictures.PictureField{m.post, m.avatar} {
-		f.Storage, f.Processor, f.Logger = store, proc, log
+		f.Storage, f.Originals, f.Processor, f.Logger = store, originals, proc, log
 		f.OnProcessed = m.db.SavePicture
 		f.MaxBytes = m.cfg.MaxUploadBytes
 	}
@@ -240,11 +264,16 @@ func (m *Main) open(ctx context.Context) (media http.Handler, mediaOrigin string
 	return media, mediaOrigin, nil
 }
 
-// openS3 returns the bucket's storage, and the origin its URLs have.
-func openS3(ctx context.Context, c S3Config, log *slog.Logger) (*s3storage.Storage, string, error) {
+// openS3 returns the bucket's storage of variants and of originals, and
+// the origin its URLs have.
+func openS3(ctx context.Context, c S3Config, log *slog.Logger) (variants, originals *s3storage.Storage, origin string, err error) {
+	c.OriginalsPrefix = cmp.Or(c.OriginalsPrefix, DefaultOriginalsPrefix)
+	if err := c.check(); err != nil {
+		return nil, nil, "", err
+	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cmp.Or(c.Region, "us-east-1")))
 	if err != nil {
-		return nil, "", fmt.Errorf("S3 configuration: %w", err)
+		return nil, nil, "", fmt.Errorf("S3 configuration: %w", err)
 	}
 	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		if c.Endpoint != "" {
@@ -252,12 +281,13 @@ func openS3(ctx context.Context, c S3Config, log *slog.Logger) (*s3storage.Stora
 			o.UsePathStyle = true
 		}
 	})
-	store := &s3storage.Storage{Client: client, Bucket: c.Bucket, Prefix: c.Prefix, BaseURL: c.PublicURL}
-	u, err := url.Parse(store.URL("x.jpeg"))
+	variants = &s3storage.Storage{Client: client, Bucket: c.Bucket, Prefix: c.Prefix, BaseURL: c.PublicURL}
+	originals = &s3storage.Storage{Client: client, Bucket: c.Bucket, Prefix: c.OriginalsPrefix}
+	u, err := url.Parse(variants.URL("x/1w.jpeg"))
 	if err != nil || u.Host == "" {
-		return nil, "", fmt.Errorf("S3: cannot make URLs of bucket %q (endpoint %q, public URL %q)", c.Bucket, c.Endpoint, c.PublicURL)
+		return nil, nil, "", fmt.Errorf("S3: cannot make URLs of bucket %q (endpoint %q, public URL %q)", c.Bucket, c.Endpoint, c.PublicURL)
 	}
-	origin := u.Scheme + "://" + u.Host
+	origin = u.Scheme + "://" + u.Host
 	// The example creates its bucket on first use (a real deployment's
 	// bucket exists, with its own policies).
 	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &c.Bucket}); err != nil {
@@ -266,14 +296,14 @@ func openS3(ctx context.Context, c S3Config, log *slog.Logger) (*s3storage.Stora
 			// Unreachable for now, say: start anyway; uploads and jobs
 			// fail until it answers, and jobs are retried.
 			log.Warn("instagram: cannot check the S3 bucket; starting anyway", "bucket", c.Bucket, "err", err)
-			return store, origin, nil
+			return variants, originals, origin, nil
 		}
 		var mine *s3types.BucketAlreadyOwnedByYou // another process was first
 		if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &c.Bucket}); err != nil && !errors.As(err, &mine) {
-			return nil, "", fmt.Errorf("creating S3 bucket %q: %w", c.Bucket, err)
+			return nil, nil, "", fmt.Errorf("creating S3 bucket %q: %w", c.Bucket, err)
 		}
 	}
-	return store, origin, nil
+	return variants, originals, origin, nil
 }
 
 // Run opens the database and media storage, registers the picture fields,

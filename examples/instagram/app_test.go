@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -54,12 +55,18 @@ func startApp(t testing.TB, edit ...func(*Config)) *testApp {
 	return &testApp{Main: m, t: t, dir: dir}
 }
 
-// mediaFiles lists the files of the media directory.
+// mediaFiles lists the keys stored: the files of the media directory (the
+// variants) and of the originals directory.
 func (a *testApp) mediaFiles() []string {
+	return append(a.files("media"), a.files("originals")...)
+}
+
+// files lists the keys stored in the data directory's folder dir.
+func (a *testApp) files(dir string) []string {
 	var files []string
-	filepath.WalkDir(filepath.Join(a.dir, "media"), func(p string, e fs.DirEntry, err error) error {
+	filepath.WalkDir(filepath.Join(a.dir, dir), func(p string, e fs.DirEntry, err error) error {
 		if err == nil && !e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-			rel, _ := filepath.Rel(filepath.Join(a.dir, "media"), p)
+			rel, _ := filepath.Rel(filepath.Join(a.dir, dir), p)
 			files = append(files, filepath.ToSlash(rel))
 		}
 		return nil
@@ -289,6 +296,8 @@ func TestUploadProcessAndFeed(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, original)
+	assert.Equal(t, []string{original}, a.files("originals"), "the original is kept apart")
+	assert.NotContains(t, a.files("media"), original)
 	assert.NotContains(t, string(body), original, "the JSON never gives the original")
 	assert.Equal(t, 404, c.get("/media/"+original).status, "the original is never served")
 
@@ -614,13 +623,13 @@ func TestConfig(t *testing.T) {
 
 	cfg, err = parseConfig(nil, func(string) string { return "" })
 	require.NoError(t, err)
-	assert.Equal(t, Config{Addr: "127.0.0.1:8000", DataDir: "./instagram-data", Demo: true, Logger: cfg.Logger, S3: S3Config{Region: "us-east-1"}}, cfg)
+	assert.Equal(t, Config{Addr: "127.0.0.1:8000", DataDir: "./instagram-data", Demo: true, Logger: cfg.Logger, S3: S3Config{Region: "us-east-1", OriginalsPrefix: "originals/"}}, cfg)
 
 	scaled := map[string]string{"INSTAGRAM_DATABASE": "postgres://db/app", "INSTAGRAM_S3_BUCKET": "media", "INSTAGRAM_S3_ENDPOINT": "http://127.0.0.1:7070", "INSTAGRAM_WORKERS": "3"}
 	cfg, err = parseConfig([]string{"-s3-prefix", "m/", "-work"}, func(k string) string { return scaled[k] })
 	require.NoError(t, err)
 	assert.Equal(t, "postgres://db/app", cfg.DatabaseURL)
-	assert.Equal(t, S3Config{Bucket: "media", Endpoint: "http://127.0.0.1:7070", Region: "us-east-1", Prefix: "m/"}, cfg.S3)
+	assert.Equal(t, S3Config{Bucket: "media", Endpoint: "http://127.0.0.1:7070", Region: "us-east-1", Prefix: "m/", OriginalsPrefix: "originals/"}, cfg.S3)
 	assert.Equal(t, 3, cfg.Workers)
 	assert.True(t, cfg.Work)
 
@@ -650,6 +659,63 @@ func TestRestartCatchesUp(t *testing.T) {
 	a = startApp(t, func(c *Config) { c.DataDir = dir })
 	c = a.client()
 	c.waitProcessed(id)
+}
+
+// TestOriginalsMovedAtStart: a data directory of a version that kept the
+// originals among the variants (in media/, served by the media handler
+// but for its filter) has them moved to originals/ when the app starts,
+// and no variant made again.
+func TestOriginalsMovedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	a := startApp(t, func(c *Config) { c.DataDir = dir })
+	a.dir = dir
+	c := a.client()
+	c.signup("ada")
+	id := c.newPost("from before", photo(t, 600, 400))
+	c.waitProcessed(id)
+	require.NoError(t, a.Close(context.Background()))
+	originals := a.files("originals")
+	require.Len(t, originals, 1)
+	key := originals[0]
+	// As the version before left it: the original in media/, the row's
+	// Version without "+originals".
+	require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, "media", key)), 0o755))
+	require.NoError(t, os.Rename(filepath.Join(dir, "originals", key), filepath.Join(dir, "media", key)))
+	db, err := sql.Open("sqlite", filepath.Join(dir, "instagram.db"))
+	require.NoError(t, err)
+	res, err := db.Exec(`UPDATE posts SET image = replace(image, '+originals', '')`)
+	require.NoError(t, err)
+	n, _ := res.RowsAffected()
+	require.EqualValues(t, 1, n)
+	require.NoError(t, db.Close())
+	variants := a.files("media")
+	before := map[string]time.Time{}
+	for _, f := range variants {
+		info, err := os.Stat(filepath.Join(dir, "media", f))
+		require.NoError(t, err)
+		before[f] = info.ModTime()
+	}
+
+	a = startApp(t, func(c *Config) { c.DataDir = dir })
+	a.dir = dir
+	require.Eventually(t, func() bool { return len(a.files("originals")) == 1 }, time.Minute, 20*time.Millisecond, "the original moved")
+	require.NoError(t, a.pool.Wait(context.Background()))
+	assert.Equal(t, []string{key}, a.files("originals"))
+	assert.NotContains(t, a.files("media"), key)
+	for f, mod := range before {
+		if f == key {
+			continue
+		}
+		info, err := os.Stat(filepath.Join(dir, "media", f))
+		require.NoError(t, err, f)
+		assert.Equal(t, mod, info.ModTime(), "%s is not made again", f)
+	}
+	db, err = sql.Open("sqlite", filepath.Join(dir, "instagram.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	var image string
+	require.NoError(t, db.QueryRow(`SELECT image FROM posts WHERE id = ?`, id).Scan(&image))
+	assert.Contains(t, image, "+originals", "the row records the move")
 }
 
 // TestPreloadAndBlurUp: the feed's first photo and a post's photo are

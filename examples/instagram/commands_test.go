@@ -41,19 +41,21 @@ func command(t *testing.T, name string, args ...string) (int, string) {
 	return code, string(b)
 }
 
-// storedFiles lists every file of a data directory's media, hidden
-// (temporary) ones included, sorted.
+// storedFiles lists every file of a data directory's media and
+// originals, hidden (temporary) ones included, sorted.
 func storedFiles(t *testing.T, dir string) []string {
 	t.Helper()
-	media := filepath.Join(dir, "media")
 	var files []string
-	filepath.WalkDir(media, func(p string, e fs.DirEntry, err error) error {
-		if err == nil && !e.IsDir() {
-			rel, _ := filepath.Rel(media, p)
-			files = append(files, filepath.ToSlash(rel))
-		}
-		return nil
-	})
+	for _, sub := range []string{"media", "originals"} {
+		root := filepath.Join(dir, sub)
+		filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+			if err == nil && !e.IsDir() {
+				rel, _ := filepath.Rel(root, p)
+				files = append(files, filepath.ToSlash(rel))
+			}
+			return nil
+		})
+	}
 	slices.Sort(files)
 	return files
 }

@@ -101,8 +101,9 @@ func parseConfig(args []string, getenv func(string) string, extra ...func(*flag.
 	fs.StringVar(&cfg.S3.Bucket, "s3-bucket", "", "store media in this S3 bucket (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
 	fs.StringVar(&cfg.S3.Endpoint, "s3-endpoint", "", "URL of an S3-compatible server (path-style), such as http://127.0.0.1:7070")
 	fs.StringVar(&cfg.S3.Region, "s3-region", "us-east-1", "the bucket's region")
-	fs.StringVar(&cfg.S3.Prefix, "s3-prefix", "", "prefix of the keys in the bucket, such as media/")
+	fs.StringVar(&cfg.S3.Prefix, "s3-prefix", "", "prefix of the variants' keys in the bucket, such as media/")
 	fs.StringVar(&cfg.S3.PublicURL, "s3-public-url", "", "public URL of the bucket's objects under the prefix (default: presigned URLs)")
+	fs.StringVar(&cfg.S3.OriginalsPrefix, "s3-originals-prefix", DefaultOriginalsPrefix, "prefix of the originals' keys in the bucket, which no URL leads to (outside -s3-prefix)")
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := "INSTAGRAM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))

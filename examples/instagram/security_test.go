@@ -146,7 +146,7 @@ func TestUploadMemory(t *testing.T) {
 		assert.Equal(t, http.StatusSeeOther, s, "upload %d", i)
 	}
 	assert.Less(t, peak, 400, "peak RSS in MB")
-	originals, _ := filepath.Glob(filepath.Join(p.dir, "media", "posts", "*", "*", "*", "*.jpeg"))
+	originals, _ := filepath.Glob(filepath.Join(p.dir, "originals", "posts", "*", "*", "*", "*.jpeg"))
 	assert.Len(t, originals, uploads)
 	for _, name := range originals {
 		info, err := os.Stat(name)
@@ -188,7 +188,7 @@ func TestUploadsStoreOnlyTheImage(t *testing.T) {
 	c.newPost("junk after the photo", append(append([]byte{}, img...), bytes.Repeat([]byte{0xFF, 0xD9, 0}, 1<<19)...))
 	for _, f := range a.mediaFiles() {
 		if strings.HasPrefix(f, "posts/") && strings.Count(f, "/") == 4 { // the original, not a variant
-			info, err := os.Stat(filepath.Join(a.dir, "media", f))
+			info, err := os.Stat(filepath.Join(a.dir, "originals", f))
 			require.NoError(t, err)
 			assert.Equal(t, int64(len(img)), info.Size(), "the original %s is the photo alone", f)
 		}
