@@ -39,7 +39,7 @@ func Decode(data []byte, info Info) (*Image, error) {
 			fullRange(img)
 		}
 	case AVIF:
-		img, err = avif.Decode(r) // orientation applied below, like the others
+		img, err = decodeAVIF(data, info) // orientation applied below, like the others
 	default:
 		return nil, ErrUnsupported
 	}
@@ -56,6 +56,23 @@ func Decode(data []byte, info Info) (*Image, error) {
 		out.conv = newConverter(tr)
 	}
 	return out, nil
+}
+
+// decodeAVIF decodes an AVIF that Inspect accepted (see checkAVIF). An
+// image beyond the decoder's limits is refused before the decoder runs;
+// a panic of the decoder (github.com/gen2brain/avif v0.5.3 indexes an
+// empty frame list when the system libavif fails to decode the first
+// frame) is an error.
+func decodeAVIF(data []byte, info Info) (img image.Image, err error) {
+	if info.Width > avifMaxSide || info.Height > avifMaxSide || int64(info.Width)*int64(info.Height) > avifMaxPixels {
+		return nil, fmt.Errorf("%w: AVIF of %dx%d: the decoder reads at most %d pixels a side and %d in all", ErrUnsupportedFeature, info.Width, info.Height, avifMaxSide, avifMaxPixels)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			img, err = nil, fmt.Errorf("the decoder failed: %v", p)
+		}
+	}()
+	return avif.Decode(bytes.NewReader(data))
 }
 
 // decoded turns a decoded image into an upright Image: JPEG planes stay
@@ -161,6 +178,9 @@ func cmykToRGBA16(m *image.CMYK, tr colorTransform) halvedImage[uint16] {
 
 // decodeError classifies a decoder's error.
 func decodeError(f Format, err error) error {
+	if errors.Is(err, ErrUnsupportedFeature) || errors.Is(err, ErrCorrupt) {
+		return err // classified already
+	}
 	var je jpeg.UnsupportedError
 	var pe png.UnsupportedError
 	if errors.As(err, &je) || errors.As(err, &pe) {

@@ -8,7 +8,6 @@ import (
 	"image/jpeg"
 	"image/png"
 
-	"github.com/gen2brain/avif"
 	"golang.org/x/image/webp"
 )
 
@@ -68,14 +67,19 @@ func Inspect(data []byte) (Info, error) {
 		info.Orientation = exifOrientation(webpEXIF(data))
 		info.ICC = webpICC(data)
 	case AVIF:
-		cfg, err = avif.DecodeConfig(r)
-		if err == nil {
-			info.Orientation = avifOrientation(data)
-			if icc, c, ok := avifColour(data); ok {
-				info.ICC = icc
-				if icc == nil {
-					info.cicp = &c
-				}
+		// The container is checked whole here, without the decoder (whose
+		// first use in a process compiles it): a truncated or broken file
+		// is refused before any decode (see checkAVIF).
+		w, h, err := checkAVIF(data)
+		if err != nil {
+			return Info{}, err
+		}
+		cfg = image.Config{Width: w, Height: h}
+		info.Orientation = avifOrientation(data)
+		if icc, c, ok := avifColour(data); ok {
+			info.ICC = icc
+			if icc == nil {
+				info.cicp = &c
 			}
 		}
 	}

@@ -414,6 +414,10 @@ func TestReconcileAndSweepScaledOut(t *testing.T) {
 	slices.Sort(want)
 	got, err := store.List(ctx, "")
 	require.NoError(t, err)
+	originals, err := a.post.Originals.List(ctx, "")
+	require.NoError(t, err)
+	got = append(got, originals...)
+	slices.Sort(got)
 	assert.Equal(t, want, got, "the bucket holds exactly what the rows record")
 }
 
