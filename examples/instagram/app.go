@@ -387,29 +387,25 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-// catchUp schedules every picture whose variants are not current: jobs
-// lost when the process stopped, or a changed field configuration (the
-// equivalent of django-pictures' migration).
-func (m *Main) catchUp(ctx context.Context) {
-	all, err := m.db.AllPictures(ctx)
-	if err != nil {
-		m.cfg.Logger.Error("instagram: listing pictures", "err", err)
-		return
-	}
+// catchUp schedules, as backlog (after new uploads), every picture whose
+// variants are not current: jobs lost when the process stopped, or a
+// changed field configuration (the equivalent of django-pictures'
+// migration). It reads the rows page by page (ReconcileAll): memory stays
+// that of one page whatever their number. It returns how many pictures it
+// scheduled.
+func (m *Main) catchUp(ctx context.Context) int {
 	n := 0
-	for _, p := range all {
-		f := m.fieldOf(p)
-		if !f.Current(p) {
-			if err := f.ScheduleBacklog(ctx, p); err != nil { // after new uploads
-				m.cfg.Logger.Error("instagram: scheduling", "key", p.Key, "err", err)
-				return
-			}
-			n++
+	for _, f := range []*pictures.PictureField{m.post, m.avatar} {
+		st, err := f.ReconcileAll(ctx, m.pages(f.Name), pictures.ReconcileOptions{Schedule: true})
+		n += st.Stale - st.Failed
+		if err != nil {
+			m.cfg.Logger.Error("instagram: scheduling the pictures not up to date", "field", f.Name, "err", err)
 		}
 	}
 	if n > 0 {
 		m.cfg.Logger.Info(fmt.Sprintf("instagram: processing %d pictures that are not up to date", n))
 	}
+	return n
 }
 
 // RunWorker is the worker process of a PostgreSQL deployment: it opens the
@@ -421,18 +417,34 @@ func (m *Main) RunWorker(ctx context.Context) error {
 	if m.cfg.DatabaseURL == "" {
 		return errors.New("a worker needs the PostgreSQL database of the web process (-database or INSTAGRAM_DATABASE)")
 	}
+	// Each step of the start is logged with its time: a worker may take
+	// tens of seconds to be ready on a busy machine (the encoders compile
+	// their WebAssembly), and should not look stuck meanwhile.
+	start, step := time.Now(), time.Now()
+	took := func() time.Duration {
+		d := time.Since(step).Round(time.Millisecond)
+		step = time.Now()
+		return d
+	}
+	log := m.cfg.Logger
+	log.Info("instagram: worker starting: opening the database and storage")
 	if _, _, err := m.open(ctx); err != nil {
 		return err
 	}
+	log.Info("instagram: worker starting: database and storage open; starting the AVIF encoders", "took", took())
 	if err := encoder.Start(ctx); err != nil {
-		m.cfg.Logger.Warn("instagram: starting the AVIF encoder processes", "err", err)
+		log.Warn("instagram: starting the AVIF encoder processes", "err", err)
 	}
+	b := encoder.Describe()
+	log.Info("instagram: worker starting: encoders ready; starting the queue", "avif", b.Library, "encoder_processes", b.Processes, "took", took())
 	if err := m.queue.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
 	m.working = true
-	m.catchUp(ctx) // as web processes do: a new configuration may start here
-	m.cfg.Logger.Info("instagram: worker ready", "workers", cmp.Or(m.cfg.River.Workers, m.cfg.Workers, runtime.GOMAXPROCS(0)))
+	log.Info("instagram: worker starting: working jobs; scheduling the pictures not up to date", "took", took())
+	n := m.catchUp(ctx) // as web processes do: a new configuration may start here
+	log.Info("instagram: worker ready", "workers", cmp.Or(m.cfg.River.Workers, m.cfg.Workers, runtime.GOMAXPROCS(0)),
+		"scheduled", n, "took", took(), "total", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

@@ -113,6 +113,9 @@ func (d *deployment) startWorkerOn(t testing.TB, id string, cpu int, flags ...st
 	})
 	require.Eventually(t, func() bool { return strings.Contains(w.out.String(), "worker ready") }, 2*time.Minute, 20*time.Millisecond,
 		"worker %s did not start:\n%s", id, w.out)
+	for _, step := range []string{"database and storage open", "encoders ready", "working jobs"} {
+		assert.Contains(t, w.out.String(), "worker starting: "+step, "the start's steps are logged, with their times")
+	}
 	return w
 }
 
