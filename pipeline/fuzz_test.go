@@ -17,6 +17,11 @@ func FuzzInspectDecode(f *testing.F) {
 			f.Add(data)
 		}
 	}
+	// The first AVIF decode compiles the WebAssembly decoder: seconds,
+	// more than the fuzzer allows one input.
+	if err := WarmDecoders(); err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		info, err := Inspect(data)
 		if err != nil {

@@ -34,7 +34,10 @@ func (i Info) Upright() (w, h int) {
 
 // Inspect identifies data's format and reads its size, orientation and
 // colour profile from the headers only, so that the caller can refuse an
-// image before the memory of its pixels is spent.
+// image before the memory of its pixels is spent. An AVIF's container is
+// checked whole, in Go: a truncated or structurally broken AVIF is
+// refused here (ErrCorrupt), and never reaches the AVIF decoder, whose
+// first use in a process is costly (see WarmDecoders).
 func Inspect(data []byte) (Info, error) {
 	f, ok := sniff(data[:min(len(data), 512)])
 	if !ok {
