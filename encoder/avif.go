@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/gen2brain/avif"
 )
@@ -19,8 +20,10 @@ import (
 // not say otherwise, and in this process otherwise, or when no process
 // can be started (the first failure is logged with log/slog's default
 // logger, and Describe reports the last one). It waits while as many encodes run as there are
-// processes (in-process: GOMAXPROCS); ctx ends the wait, and an encode in
-// a process, which is then killed.
+// processes (in-process: GOMAXPROCS). When ctx ends it returns at once;
+// an encode already running in a process is left to finish (for up to 10
+// s, then the process is killed) and dropped, so that the process serves
+// the next encode: starting another costs a WebAssembly compilation.
 func AVIF(ctx context.Context, w io.Writer, img *image.RGBA, quality, speed int) error {
 	if quality < 1 || quality > 100 {
 		return fmt.Errorf("encoder: AVIF quality must be between 1 and 100, got %d", quality)
@@ -45,8 +48,8 @@ func encode(ctx context.Context, w io.Writer, j job, fallback bool) error {
 		defer encoders.releaseLocal()
 		return encodeHere(w, j)
 	}
-	defer encoders.release(pr)
-	data, err := encoders.run(ctx, pr, j)
+	data, err := encoders.run(ctx, pr, j) // gives pr back
+
 	var se startError
 	if fallback && errors.As(err, &se) {
 		return encodeHere(w, j)
@@ -68,9 +71,26 @@ func (e startError) Unwrap() error { return e.err }
 
 var logStartFailure sync.Once
 
+// cancelGrace is how long an encode whose request ended may go on in its
+// process before the process is killed (a variable for tests).
+var cancelGrace = 10 * time.Second
+
 // run has the process pr encode j, starting it if needed, and once more
-// if it dies.
-func (p *pool) run(ctx context.Context, pr *process, j job) ([]byte, error) {
+// if it dies, and gives pr back to the pool.
+//
+// When ctx ends first, run returns at once, but the encode, which cannot
+// be interrupted, is left to finish, for up to cancelGrace, and its result
+// dropped: killing the process would make the next encode start another,
+// whose WebAssembly compilation costs seconds of CPU, and far more on the
+// loaded machine where requests time out, so that killing on every
+// timeout makes the next requests time out too.
+func (p *pool) run(ctx context.Context, pr *process, j job) (_ []byte, err error) {
+	later := false
+	defer func() {
+		if !later {
+			p.release(pr)
+		}
+	}()
 	if b := j.img.Bounds(); b.Dx() < 1 || b.Dy() < 1 || b.Dx() > maxSide || b.Dy() > maxSide {
 		return nil, fmt.Errorf("encoder: cannot encode a %dx%d image in an encoder process (1 to %d pixels a side)", b.Dx(), b.Dy(), maxSide)
 	}
@@ -112,8 +132,22 @@ func (p *pool) run(ctx context.Context, pr *process, j job) ([]byte, error) {
 				return nil, fmt.Errorf("encoder: the encoder process failed twice: %w", res.err)
 			}
 		case <-ctx.Done():
-			pr.kill() // the encode cannot be interrupted otherwise
-			<-ch
+			later = true
+			go func() {
+				t := time.NewTimer(cancelGrace)
+				defer t.Stop()
+				select {
+				case res := <-ch:
+					var encErr encodeError
+					if res.err != nil && !errors.As(res.err, &encErr) {
+						pr.kill() // it died meanwhile
+					}
+				case <-t.C:
+					pr.kill()
+					<-ch
+				}
+				p.release(pr)
+			}()
 			return nil, ctx.Err()
 		}
 	}

@@ -121,8 +121,14 @@ func TestDeathIsRetried(t *testing.T) {
 	assert.Equal(t, 64, cfg.Width)
 }
 
-func TestCanceledRequestKillsItsProcess(t *testing.T) {
+// TestCanceledRequestReturnsAtOnce: an encode of many seconds whose
+// request ends returns at once; its process, still encoding, is killed
+// after cancelGrace, and the pool serves the next encode.
+func TestCanceledRequestReturnsAtOnce(t *testing.T) {
 	withConfig(t, Config{Processes: 1})
+	grace := cancelGrace
+	cancelGrace = 500 * time.Millisecond
+	t.Cleanup(func() { cancelGrace = grace })
 	img := photo(1600, 1600)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -132,6 +138,33 @@ func TestCanceledRequestKillsItsProcess(t *testing.T) {
 	assert.Less(t, time.Since(start), 3*time.Second, "an encode that takes many seconds is abandoned at once")
 	_, err = encodeAVIF(context.Background(), photo(32, 32), 9)
 	require.NoError(t, err, "the pool recovers")
+}
+
+// TestCanceledEncodeKeepsItsProcess: an encode whose request ends is
+// left to finish in its process, which then serves the next encode:
+// killing it would make that encode start a new process (a WebAssembly
+// compilation, seconds on a loaded machine, where timeouts happen).
+func TestCanceledEncodeKeepsItsProcess(t *testing.T) {
+	withConfig(t, Config{Processes: 1})
+	_, err := encodeAVIF(context.Background(), photo(32, 32), 9)
+	require.NoError(t, err)
+	before := children(t)
+	require.Len(t, before, 1)
+	img := photo(1000, 1000)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = encodeAVIF(ctx, img, 6)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), time.Second, "the request returns at once")
+	start = time.Now()
+	out, err := encodeAVIF(context.Background(), photo(64, 48), 9)
+	require.NoError(t, err)
+	t.Logf("the next encode, after the canceled one finished in the same process: %v", time.Since(start).Round(time.Millisecond))
+	cfg, err := avif.DecodeConfig(bytes.NewReader(out))
+	require.NoError(t, err)
+	assert.Equal(t, 64, cfg.Width)
+	assert.Equal(t, before, children(t), "the same process")
 }
 
 func TestBackPressure(t *testing.T) {
