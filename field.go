@@ -150,10 +150,12 @@ type PictureField struct {
 	// are public (a public-read bucket or a CDN in front of one): an
 	// original may carry metadata (GPS positions) and a variant's key
 	// tells the original's (see VariantKey), so under a public policy the
-	// original would be public too. Keys are the same in both. Setting it
-	// on a field with pictures changes the field's Fingerprint: Reconcile
-	// then moves each original from Storage to Originals (its variants
-	// stay where they are).
+	// original would be public too. In Originals an original is named
+	// with a random suffix no variant key holds (Picture.Original), so
+	// that knowing a variant does not lead to it. Setting Originals on a
+	// field with pictures changes the field's Fingerprint: Reconcile then
+	// moves each original from Storage to Originals (its variants stay
+	// where they are).
 	Originals Storage
 
 	// Processor runs variant generation. Defaults to DefaultProcessor(), an

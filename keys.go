@@ -1,6 +1,10 @@
 package pictures
 
-import "strconv"
+import (
+	"crypto/rand"
+	"strconv"
+	"strings"
+)
 
 // Variant keys. This file is the one place that writes their format,
 //
@@ -53,4 +57,31 @@ func (c *compiled) variantKey(p *Picture, id variantID) string {
 	r, _ := ParseRatio(id.ratio)
 	t, _ := lookupFileType(id.typ)
 	return VariantKey(p.Key, r, id.width, t.Ext)
+}
+
+// originalName returns the key of an original in a field's Originals for
+// a picture of Key key: "<stem>-<26 random base32 letters>.<ext>", so that
+// no variant key (which tells only the stem) leads to it.
+func originalName(key string) string {
+	s := stem(key)
+	return s + "-" + strings.ToLower(rand.Text()) + key[len(s):]
+}
+
+// originalSuffix is the length of "-" and the random letters that
+// originalName adds.
+const originalSuffix = 27
+
+// keyOfOriginal returns the picture Key an original's key in Originals
+// was made for (see originalName), or "" if it is not such a key.
+func keyOfOriginal(name string) string {
+	s := stem(name)
+	if len(s) < originalSuffix+1 || s[len(s)-originalSuffix] != '-' || strings.ContainsRune(s[len(s)-originalSuffix:], '/') {
+		return ""
+	}
+	for _, c := range s[len(s)-originalSuffix+1:] {
+		if (c < 'a' || c > 'z') && (c < '2' || c > '7') {
+			return ""
+		}
+	}
+	return s[:len(s)-originalSuffix] + name[len(s):]
 }

@@ -37,3 +37,18 @@ func TestVariantKeyRoundTrip(t *testing.T) {
 	assert.Equal(t, "posts/beach/16_9/100w.avif", VariantKey("posts/beach.jpg", Ratio{16, 9}, 100, "avif"))
 	assert.Equal(t, "posts/beach/100w.jpeg", VariantKey("posts/beach.jpg", Ratio{}, 100, "jpeg"))
 }
+
+// TestOriginalName: the name of an original in Originals leads back to
+// its picture's Key (for Sweep), and nothing else is taken for one.
+func TestOriginalName(t *testing.T) {
+	for _, key := range []string{"posts/2026/12/abc.jpeg", "a.png", "x/y-z/b.c.webp", "noext"} {
+		name := originalName(key)
+		assert.NotEqual(t, key, name)
+		assert.Len(t, name, len(key)+originalSuffix)
+		assert.Equal(t, key, keyOfOriginal(name), name)
+		assert.NotEqual(t, originalName(key), name, "random")
+	}
+	for _, name := range []string{"posts/abc.jpeg", "posts/abc-ABCDEFGHIJKLMNOPQRSTUVWXYZ.jpeg", "abc-abcdefghijklmnopqrstuvw1.jpeg", "-abcdefghijklmnopqrstuvwxyz.jpeg"[1:], "a/-abcdefghijklmnopqrstuvwxy/z.jpeg"} {
+		assert.Empty(t, keyOfOriginal(name), name)
+	}
+}

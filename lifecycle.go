@@ -23,10 +23,10 @@ func (f *PictureField) Delete(ctx context.Context, p Picture) error {
 	if err := c.deleteVariants(ctx, p, p.Keys()); err != nil {
 		return err
 	}
-	if err := c.originals.Delete(ctx, p.Key); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("pictures: deleting %s: %w", p.Key, err)
+	if err := c.originals.Delete(ctx, p.originalKey()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("pictures: deleting %s: %w", p.originalKey(), err)
 	}
-	if c.apart { // an original not yet moved to Originals
+	if c.apart && p.Original == "" { // an original not moved to Originals yet
 		if err := c.storage.Delete(ctx, p.Key); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("pictures: deleting %s: %w", p.Key, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -52,12 +53,17 @@ func TestOriginalsApart(t *testing.T) {
 	require.True(t, f.Current(p))
 	assert.True(t, strings.HasSuffix(p.Version, "+originals"), p.Version)
 
-	assert.Equal(t, []string{p.Key}, filesOf(t, originals), "the original, alone")
+	assert.Equal(t, []string{p.Original}, filesOf(t, originals), "the original, alone")
+	stem := strings.TrimSuffix(p.Key, ".jpeg")
+	assert.Regexp(t, `^`+regexp.QuoteMeta(stem)+`-[a-z2-7]{26}\.jpeg$`, p.Original, "a name no variant tells")
 	got := filesOf(t, media)
 	want := p.Keys()
 	slices.Sort(want)
 	assert.Equal(t, want, got, "the variants, and not the original")
 	assert.NotContains(t, got, p.Key)
+	for _, k := range want {
+		assert.NotContains(t, k, p.Original[len(stem):len(stem)+27], "a variant key holds the original's random part")
+	}
 
 	require.NoError(t, f.Delete(ctx, p))
 	assert.Empty(t, filesOf(t, originals))
@@ -100,7 +106,8 @@ func TestOriginalsMoved(t *testing.T) {
 	puts, deletes := store.reset()
 	assert.Empty(t, puts, "no variant written again")
 	assert.Equal(t, []string{p.Key}, deletes, "the original removed from Storage")
-	assert.Equal(t, []string{p.Key}, filesOf(t, originals))
+	require.NotEmpty(t, p.Original, "the row records where the original went")
+	assert.Equal(t, []string{p.Original}, filesOf(t, originals))
 	assert.Equal(t, variants, filesOf(t, media))
 
 	// The field without Originals, as a process of the old version is:
@@ -134,8 +141,8 @@ func TestSweepOriginalsApart(t *testing.T) {
 	st, err := f.Sweep(ctx, pictures.SweepOptions{Recorded: rows.recorded})
 	require.NoError(t, err)
 	assert.Equal(t, 1, st.Deleted, "%+v", st)
-	assert.Equal(t, []string{kept.Key}, filesOf(t, originals))
-	assert.NotContains(t, filesOf(t, originals), crashed.Key)
+	assert.Equal(t, []string{kept.Original}, filesOf(t, originals))
+	assert.NotContains(t, filesOf(t, originals), crashed.Original)
 	assert.Equal(t, len(rows.keys()), st.Referenced)
-	assert.FileExists(t, filepath.Join(originals, kept.Key))
+	assert.FileExists(t, filepath.Join(originals, kept.Original))
 }

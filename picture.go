@@ -20,10 +20,18 @@ import (
 type Picture struct {
 	// Field is the Name of the PictureField the picture belongs to.
 	Field string
-	// Key is the storage key of the original upload (in the field's
-	// Originals, or its Storage). Originals are never
-	// rendered or published: they may carry metadata such as GPS positions.
+	// Key identifies the picture: its variants' keys derive from it (see
+	// VariantKey), and the application's row holds it. Without Original,
+	// it is also the storage key of the original upload (in Storage).
+	// Originals are never rendered or published: they may carry metadata
+	// such as GPS positions.
 	Key string
+	// Original is the storage key of the original in the field's
+	// Originals: Key with a random suffix before its extension, which no
+	// variant key tells, so that knowing a variant does not lead to the
+	// original. "" for a field without Originals (the original is then at
+	// Key in Storage).
+	Original string
 	// Width and Height are the original's pixel size after EXIF orientation.
 	Width, Height int
 	// Focus is the point crops keep in view, as fractions of the width and
@@ -98,6 +106,15 @@ func atoiEqual(s string, n int) bool {
 	return err == nil && v == n
 }
 
+// originalKey is where p's original is stored: Original in Originals, or
+// Key.
+func (p *Picture) originalKey() string {
+	if p.Original != "" {
+		return p.Original
+	}
+	return p.Key
+}
+
 // Keys returns the storage keys of every recorded variant.
 func (p Picture) Keys() []string {
 	var keys []string
@@ -118,6 +135,7 @@ func (p Picture) Keys() []string {
 type stored struct {
 	Field    string          `json:"field"`
 	Key      string          `json:"key"`
+	Original string          `json:"original,omitempty"`
 	Width    int             `json:"width"`
 	Height   int             `json:"height"`
 	Focus    *FocalPoint     `json:"focus,omitempty"`
@@ -139,7 +157,7 @@ func (p Picture) Value() (driver.Value, error) {
 	if p.IsZero() {
 		return nil, nil
 	}
-	s := stored{Field: p.Field, Key: p.Key, Width: p.Width, Height: p.Height, Focus: p.Focus, Version: p.Version, Preview: p.Preview, Color: p.Color}
+	s := stored{Field: p.Field, Key: p.Key, Original: p.Original, Width: p.Width, Height: p.Height, Focus: p.Focus, Version: p.Version, Preview: p.Preview, Color: p.Color}
 	for _, v := range p.Variants {
 		s.Variants = append(s.Variants, storedVariant(v))
 	}
@@ -175,7 +193,7 @@ func (p *Picture) Scan(src any) error {
 	if s.Key == "" {
 		return errors.New("pictures: scanning a Picture: no key")
 	}
-	*p = Picture{Field: s.Field, Key: s.Key, Width: s.Width, Height: s.Height, Focus: s.Focus, Version: s.Version, Preview: s.Preview, Color: s.Color}
+	*p = Picture{Field: s.Field, Key: s.Key, Original: s.Original, Width: s.Width, Height: s.Height, Focus: s.Focus, Version: s.Version, Preview: s.Preview, Color: s.Color}
 	if len(s.Variants) > 0 {
 		p.Variants = make([]VariantSet, len(s.Variants))
 		for i, v := range s.Variants {

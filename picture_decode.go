@@ -20,6 +20,8 @@ func decodeStored(b []byte, s *stored) bool {
 			s.Field, ok = d.str()
 		case "key":
 			s.Key, ok = d.str()
+		case "original":
+			s.Original, ok = d.str()
 		case "version":
 			s.Version, ok = d.str()
 		case "preview":

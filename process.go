@@ -176,8 +176,8 @@ func (c *compiled) process(ctx context.Context, p Picture) (Picture, error) {
 	if len(todo) == 0 && p.Preview != "" && p.Version == c.version() && equalVariants(plan, p.Variants) {
 		return p, nil // already current
 	}
-	if c.apart {
-		if err := c.moveOriginal(ctx, p.Key); err != nil {
+	if c.apart && p.Original == "" {
+		if err := c.moveOriginal(ctx, &p); err != nil {
 			return p, err
 		}
 	}
@@ -191,7 +191,7 @@ func (c *compiled) process(ctx context.Context, p Picture) (Picture, error) {
 		// made it fail (a store refusing a write into a removed folder).
 		// (Delete lists again after removing the original, so one of the
 		// two sees every file.)
-		if gone, err := c.originalGone(ctx, p.Key); err != nil {
+		if gone, err := c.originalGone(ctx, p.originalKey()); err != nil {
 			if genErr != nil {
 				return p, genErr
 			}
@@ -260,7 +260,7 @@ func (c *compiled) processed(ctx context.Context, p Picture) error {
 // generate decodes the original once and writes the todo variants, JPEG
 // fallbacks first. It fills in p.Preview and p.Color if they are missing.
 func (c *compiled) generate(ctx context.Context, p *Picture, plan []VariantSet, todo []variantID, current map[variantID]bool, written map[variantID]bool) error {
-	data, err := c.readOriginal(ctx, p.Key)
+	data, err := c.readOriginal(ctx, p.originalKey())
 	if err != nil {
 		return err
 	}
@@ -446,35 +446,37 @@ func (c *compiled) readOriginal(ctx context.Context, key string) ([]byte, error)
 	return data, nil
 }
 
-// moveOriginal moves an original stored in Storage, before the field had
-// Originals, to Originals, if it is not there yet.
-func (c *compiled) moveOriginal(ctx context.Context, key string) error {
-	rc, err := c.originals.Open(ctx, key)
-	if err == nil {
-		rc.Close()
-		return nil // already there
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("pictures: opening original %s: %w", key, err)
-	}
-	if rc, err = c.storage.Open(ctx, key); errors.Is(err, fs.ErrNotExist) {
-		return nil // in neither: the job finds out (a deleted picture)
+// moveOriginal moves the original of a picture stored before the field
+// had Originals, from Key in Storage to a new Original in Originals, and
+// records the move (OnProcessed) before it deletes the old copy, so that
+// the row never points where the original is not.
+func (c *compiled) moveOriginal(ctx context.Context, p *Picture) error {
+	rc, err := c.storage.Open(ctx, p.Key)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // the job finds out (a deleted picture)
 	} else if err != nil {
-		return fmt.Errorf("pictures: opening original %s to move it to Originals: %w", key, err)
+		return fmt.Errorf("pictures: opening original %s to move it to Originals: %w", p.Key, err)
 	}
 	// Upload bounded it; the bound of the field now is checked when it is
 	// read from Originals.
 	data, err := io.ReadAll(rc)
 	rc.Close()
 	if err != nil {
-		return fmt.Errorf("pictures: reading original %s to move it to Originals: %w", key, err)
+		return fmt.Errorf("pictures: reading original %s to move it to Originals: %w", p.Key, err)
 	}
-	if err := c.originals.Put(ctx, key, bytes.NewReader(data)); err != nil {
-		return fmt.Errorf("pictures: moving original %s to Originals: %w", key, err)
+	moved := *p
+	moved.Original = originalName(p.Key)
+	if err := c.originals.Put(ctx, moved.Original, bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("pictures: moving original %s to Originals: %w", p.Key, err)
 	}
-	if err := c.storage.Delete(ctx, key); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("pictures: deleting original %s from Storage, once copied to Originals: %w", key, err)
+	if err := c.processed(ctx, moved); err != nil {
+		c.originals.Delete(context.WithoutCancel(ctx), moved.Original)
+		return err
 	}
-	c.logger.Info("pictures: moved an original to Originals", "field", c.field.Name, "key", key)
+	*p = moved
+	if err := c.storage.Delete(ctx, p.Key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("pictures: deleting original %s from Storage, once moved to Originals as %s: %w", p.Key, p.Original, err)
+	}
+	c.logger.Info("pictures: moved an original to Originals", "field", c.field.Name, "key", p.Key, "original", p.Original)
 	return nil
 }

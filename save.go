@@ -91,7 +91,7 @@ func (f *PictureField) Save(ctx context.Context, r io.Reader, filename string, s
 		return Picture{}, err
 	}
 	if err := store(ctx, p); err != nil {
-		if derr := c.originals.Delete(context.WithoutCancel(ctx), p.Key); derr != nil {
+		if derr := c.originals.Delete(context.WithoutCancel(ctx), p.originalKey()); derr != nil {
 			err = errors.Join(err, derr)
 		}
 		return Picture{}, fmt.Errorf("pictures: storing %s: %w", p.Key, err)
@@ -179,11 +179,15 @@ func (c *compiled) upload(ctx context.Context, r io.Reader, filename string) (Pi
 		return Picture{}, err
 	}
 
-	key := path.Join(c.uploadDir(time.Now()), strings.ToLower(rand.Text())+"."+info.Format.Ext())
-	if err := c.originals.Put(ctx, key, bytes.NewReader(data)); err != nil {
+	p := Picture{Field: c.field.Name, Width: w, Height: h, Preview: preview}
+	p.Key = path.Join(c.uploadDir(time.Now()), strings.ToLower(rand.Text())+"."+info.Format.Ext())
+	if c.apart {
+		p.Original = originalName(p.Key)
+	}
+	if err := c.originals.Put(ctx, p.originalKey(), bytes.NewReader(data)); err != nil {
 		return Picture{}, fmt.Errorf("pictures: storing the original: %w", err)
 	}
-	return Picture{Field: c.field.Name, Key: key, Width: w, Height: h, Preview: preview}, nil
+	return p, nil
 }
 
 const unreadableFeature = "uses a feature of its format that we cannot read (such as arithmetic coding); please save it again as an ordinary JPEG or PNG."

@@ -148,8 +148,8 @@ func (f *PictureField) Sweep(ctx context.Context, opts SweepOptions) (SweepStats
 	if c.apart {
 		stores = append(stores, c.originals)
 	}
-	for _, store := range stores {
-		s := &sweeper{c: c, store: store, opts: opts, grace: grace, st: &st}
+	for i, store := range stores {
+		s := &sweeper{c: c, store: store, variantsOnly: c.apart && i == 0, opts: opts, grace: grace, st: &st}
 		if err := s.sweep(ctx, prefix); err != nil {
 			return st, err
 		}
@@ -174,10 +174,12 @@ func (c *compiled) sweepPrefix() string {
 type sweeper struct {
 	c     *compiled
 	store Storage // c.storage or c.originals
-	opts  SweepOptions
-	grace time.Duration
-	st    *SweepStats
-	batch []string
+	// variantsOnly: store is Storage, and the field has Originals
+	variantsOnly bool
+	opts         SweepOptions
+	grace        time.Duration
+	st           *SweepStats
+	batch        []string
 }
 
 // sweep lists s.store under prefix and deletes what no recorded picture
@@ -260,7 +262,10 @@ func (s *sweeper) flush(ctx context.Context) error {
 		if p.IsZero() {
 			continue
 		}
-		refs[p.Key] = true
+		if !s.variantsOnly || p.Original == "" {
+			refs[p.Key] = true // (in Storage once Original is set: a leftover)
+		}
+		refs[p.Original] = true
 		for _, k := range p.Keys() {
 			refs[k] = true
 		}
@@ -321,7 +326,8 @@ var originalExts = []string{
 }
 
 // ownerKeys returns the keys of the originals key may belong to: key
-// itself, and for a variant key (see VariantKey), the original of each
+// itself, the picture Key an original in Originals was named for (see
+// originalName), and for a variant key (see VariantKey), the original of each
 // way of reading it (its stem with every original extension; a variant
 // of the original ratio whose stem ends in a folder named like a ratio,
 // "a/1_1/100w.avif", reads both as ratio 1/1 of "a" and as a variant of
@@ -330,6 +336,9 @@ var originalExts = []string{
 func ownerKeys(key string) []string {
 	out := []string{key}
 	if !storage.IsVariantKey(key) {
+		if k := keyOfOriginal(key); k != "" { // in Originals
+			out = append(out, k)
+		}
 		return out
 	}
 	stems := []string{path.Dir(key)}

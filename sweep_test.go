@@ -2,6 +2,7 @@ package pictures_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -63,7 +64,7 @@ func (r *sweepRows) keys() []string {
 	defer r.mu.Unlock()
 	var out []string
 	for _, p := range r.rows {
-		out = append(out, p.Key)
+		out = append(out, cmp.Or(p.Original, p.Key))
 		out = append(out, p.Keys()...)
 	}
 	slices.Sort(out)

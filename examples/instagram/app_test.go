@@ -475,7 +475,7 @@ func TestProfileSettingsAndAvatar(t *testing.T) {
 	assert.Contains(t, profile, `class="avatar avatar-lg"`)
 	var first []string
 	for _, f := range a.mediaFiles() {
-		if regexp.MustCompile(`^avatars/\d{4}/\d{2}/[a-z2-7]+\.jpeg$`).MatchString(f) {
+		if regexp.MustCompile(`^avatars/\d{4}/\d{2}/[a-z2-7]+-[a-z2-7]{26}\.jpeg$`).MatchString(f) {
 			first = append(first, f)
 		}
 	}
@@ -489,7 +489,7 @@ func TestProfileSettingsAndAvatar(t *testing.T) {
 	files := a.mediaFiles()
 	assert.NotEmpty(t, files)
 	for _, f := range files {
-		assert.NotContains(t, f, strings.TrimSuffix(first[0], ".jpeg"), "the old avatar's files are gone")
+		assert.NotContains(t, f, first[0][:strings.LastIndexByte(first[0], '-')], "the old avatar's files are gone")
 	}
 }
 
@@ -674,20 +674,24 @@ func TestOriginalsMovedAtStart(t *testing.T) {
 	id := c.newPost("from before", photo(t, 600, 400))
 	c.waitProcessed(id)
 	require.NoError(t, a.Close(context.Background()))
-	originals := a.files("originals")
-	require.Len(t, originals, 1)
-	key := originals[0]
-	// As the version before left it: the original in media/, the row's
-	// Version without "+originals".
-	require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, "media", key)), 0o755))
-	require.NoError(t, os.Rename(filepath.Join(dir, "originals", key), filepath.Join(dir, "media", key)))
+	// As the version before left it: the original in media/ at the
+	// picture's Key, the row without "original" and with a Version
+	// without "+originals".
 	db, err := sql.Open("sqlite", filepath.Join(dir, "instagram.db"))
 	require.NoError(t, err)
-	res, err := db.Exec(`UPDATE posts SET image = replace(image, '+originals', '')`)
+	var image string
+	require.NoError(t, db.QueryRow(`SELECT image FROM posts WHERE id = ?`, id).Scan(&image))
+	var row map[string]any
+	require.NoError(t, json.Unmarshal([]byte(image), &row))
+	key, original := row["key"].(string), row["original"].(string)
+	require.Equal(t, []string{original}, a.files("originals"))
+	delete(row, "original")
+	row["version"] = strings.TrimSuffix(row["version"].(string), "+originals")
+	old, _ := json.Marshal(row)
+	_, err = db.Exec(`UPDATE posts SET image = ? WHERE id = ?`, string(old), id)
 	require.NoError(t, err)
-	n, _ := res.RowsAffected()
-	require.EqualValues(t, 1, n)
 	require.NoError(t, db.Close())
+	require.NoError(t, os.Rename(filepath.Join(dir, "originals", original), filepath.Join(dir, "media", key)))
 	variants := a.files("media")
 	before := map[string]time.Time{}
 	for _, f := range variants {
@@ -700,7 +704,9 @@ func TestOriginalsMovedAtStart(t *testing.T) {
 	a.dir = dir
 	require.Eventually(t, func() bool { return len(a.files("originals")) == 1 }, time.Minute, 20*time.Millisecond, "the original moved")
 	require.NoError(t, a.pool.Wait(context.Background()))
-	assert.Equal(t, []string{key}, a.files("originals"))
+	moved := a.files("originals")
+	require.Len(t, moved, 1)
+	assert.NotEqual(t, original, moved[0], "under a new random name")
 	assert.NotContains(t, a.files("media"), key)
 	for f, mod := range before {
 		if f == key {
@@ -713,9 +719,9 @@ func TestOriginalsMovedAtStart(t *testing.T) {
 	db, err = sql.Open("sqlite", filepath.Join(dir, "instagram.db"))
 	require.NoError(t, err)
 	defer db.Close()
-	var image string
 	require.NoError(t, db.QueryRow(`SELECT image FROM posts WHERE id = ?`, id).Scan(&image))
 	assert.Contains(t, image, "+originals", "the row records the move")
+	assert.Contains(t, image, `"original":"`+moved[0]+`"`)
 }
 
 // TestPreloadAndBlurUp: the feed's first photo and a post's photo are

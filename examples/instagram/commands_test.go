@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -71,7 +72,7 @@ func recordedFiles(t *testing.T, dir string) ([]string, []pictures.Picture) {
 	require.NoError(t, err)
 	var keys []string
 	for _, p := range all {
-		keys = append(keys, p.Key)
+		keys = append(keys, cmp.Or(p.Original, p.Key))
 		keys = append(keys, p.Keys()...)
 	}
 	slices.Sort(keys)
@@ -408,7 +409,7 @@ func TestReconcileAndSweepScaledOut(t *testing.T) {
 	}
 	var want []string
 	for _, p := range mustAll(t, a) {
-		want = append(want, p.Key)
+		want = append(want, cmp.Or(p.Original, p.Key))
 		want = append(want, p.Keys()...)
 	}
 	slices.Sort(want)

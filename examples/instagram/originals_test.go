@@ -20,8 +20,8 @@ import (
 // TestS3OriginalsPrivate: on a bucket whose variants are public (a bucket
 // policy lets anyone read media/*, as a CDN in front of it would need),
 // the pages link to the public variants, and the original, stored under
-// originals/, is refused to anyone without credentials. The variant's key
-// tells the original's name: under media/ there is no such object.
+// originals/ under a name no variant's key tells, is refused to anyone
+// without credentials.
 func TestS3OriginalsPrivate(t *testing.T) {
 	s := s3test.Start(t)
 	bucket := s.Bucket(t)
@@ -56,9 +56,17 @@ func TestS3OriginalsPrivate(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list.Contents, 1, "one original")
 	key := strings.TrimPrefix(*list.Contents[0].Key, "originals/")
-	assert.True(t, strings.HasPrefix(m[1], strings.TrimSuffix(key, ".jpeg")+"/"), "the variant %s is under the original's stem %s", m[1], key)
 	assert.Equal(t, http.StatusForbidden, get(public+"originals/"+key), "the original is refused")
-	assert.NotEqual(t, http.StatusOK, get(public+"media/"+key), "and is not among the variants")
+	// What a variant's URL tells: its picture's stem; the original is
+	// named with a random suffix no URL holds.
+	stem := strings.Split(m[1], "/")[:5] // posts/Y/m/d/<name>
+	named := strings.Join(stem, "/") + ".jpeg"
+	assert.NotEqual(t, named, key)
+	assert.True(t, strings.HasPrefix(key, strings.Join(stem, "/")+"-"), "%s, of %s", key, named)
+	assert.NotContains(t, page, key[len(named)-5:len(named)+22], "no page holds the random part")
+	for _, u := range []string{public + "media/" + named, public + "originals/" + named} {
+		assert.NotEqual(t, http.StatusOK, get(u), u)
+	}
 	media, err := s.Client().ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: &bucket, Prefix: aws.String("media/")})
 	require.NoError(t, err)
 	for _, o := range media.Contents {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -283,12 +284,16 @@ func TestScaledOut(t *testing.T) {
 	require.NoError(t, err)
 	var want []string
 	for _, p := range all {
-		want = append(want, p.Key)
+		want = append(want, cmp.Or(p.Original, p.Key))
 		want = append(want, p.Keys()...)
 	}
 	slices.Sort(want)
 	got, err := a.post.Storage.List(context.Background(), "")
 	require.NoError(t, err)
+	originals, err := a.post.Originals.List(context.Background(), "")
+	require.NoError(t, err)
+	got = append(got, originals...)
+	slices.Sort(got)
 	assert.Equal(t, want, got)
 	_, _ = w1, w2
 }
