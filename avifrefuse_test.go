@@ -3,14 +3,11 @@ package pictures_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopictures/pictures"
+	"github.com/gopictures/pictures/internal/proctest"
 	"github.com/gopictures/pictures/storage"
 )
 
@@ -48,21 +46,13 @@ type avifRefuseResult struct {
 // logged. The control: saving the whole photo.avif next, in the same
 // process, compiles the decoder, and the mappings show it.
 func TestSaveRefusesTruncatedAVIFWithoutDecoder(t *testing.T) {
-	if os.Getenv(avifRefuseChildEnv) != "" {
+	if proctest.InChild(avifRefuseChildEnv) {
 		avifRefuseChild()
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSaveRefusesTruncatedAVIFWithoutDecoder$")
-	cmd.Env = append(os.Environ(), avifRefuseChildEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
 	var res avifRefuseResult
-	for line := range strings.SplitSeq(string(out), "\n") {
-		if rest, ok := strings.CutPrefix(line, "AVIFREFUSE "); ok {
-			require.NoError(t, json.Unmarshal([]byte(rest), &res))
-		}
-	}
-	require.NotZero(t, res.Refused, "%s", out)
+	proctest.Run(t, "TestSaveRefusesTruncatedAVIFWithoutDecoder", avifRefuseChildEnv, &res)
+	require.NotZero(t, res.Refused)
 	assert.Empty(t, res.Errors)
 	assert.Equal(t, res.Refused, res.Damaged, "every refusal says damaged")
 	assert.Zero(t, res.Stored, "a refusal stores nothing")
@@ -108,7 +98,7 @@ func avifRefuseChild() {
 	defer pictures.Unregister(field)
 
 	var before, after runtime.MemStats
-	res.ExecBefore = execMappings()
+	res.ExecBefore = proctest.ExecMappings()
 	runtime.ReadMemStats(&before)
 	start := time.Now()
 	for i, data := range cuts {
@@ -126,7 +116,7 @@ func avifRefuseChild() {
 	res.Time = time.Since(start)
 	runtime.ReadMemStats(&after)
 	res.Alloc = after.TotalAlloc - before.TotalAlloc
-	res.ExecAfter = execMappings()
+	res.ExecAfter = proctest.ExecMappings()
 	res.Stored = store.Len()
 
 	runtime.ReadMemStats(&before)
@@ -137,24 +127,6 @@ func avifRefuseChild() {
 	res.DecodeTime = time.Since(start)
 	runtime.ReadMemStats(&after)
 	res.DecodeAlloc = after.TotalAlloc - before.TotalAlloc
-	res.ExecAfterDecode = execMappings()
-	b, _ := json.Marshal(res)
-	fmt.Println("AVIFREFUSE " + string(b))
-}
-
-// execMappings counts the process's anonymous executable memory mappings,
-// where wazero puts the code it compiles (a Go program has none of its
-// own); -1 where /proc/self/maps is not.
-func execMappings() int {
-	maps, err := os.ReadFile("/proc/self/maps")
-	if err != nil {
-		return -1
-	}
-	n := 0
-	for line := range strings.SplitSeq(string(maps), "\n") {
-		if fields := strings.Fields(line); len(fields) == 5 && strings.Contains(fields[1], "x") {
-			n++
-		}
-	}
-	return n
+	res.ExecAfterDecode = proctest.ExecMappings()
+	proctest.Report(res)
 }

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"image"
 	"os"
@@ -17,6 +16,8 @@ import (
 	"github.com/gen2brain/avif"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopictures/pictures/internal/proctest"
 )
 
 // avifFixtures returns the AVIFs of testdata, and those of
@@ -495,40 +496,6 @@ type avifChildResult struct {
 	Errors                        []string
 }
 
-// rss returns the process's resident set, in kB, or -1.
-func rss() int {
-	status, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return -1
-	}
-	for line := range strings.SplitSeq(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			var kb int
-			fmt.Sscan(rest, &kb)
-			return kb
-		}
-	}
-	return -1
-}
-
-// execMappings counts the process's anonymous executable memory
-// mappings: wazero's compiled code lives in such mappings, and a Go
-// program has none of its own. -1 where /proc/self/maps is not.
-func execMappings() int {
-	maps, err := os.ReadFile("/proc/self/maps")
-	if err != nil {
-		return -1
-	}
-	n := 0
-	for line := range strings.SplitSeq(string(maps), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) == 5 && strings.Contains(fields[1], "x") { // no path
-			n++
-		}
-	}
-	return n
-}
-
 // TestAVIFRefusalNeedsNoDecoder proves, in a fresh process, that refusing
 // truncated AVIFs (photo.avif cut to 2 KB and to one byte short, and every
 // AVIF of testdata one byte short) initialises no decoder: at most 10 MB
@@ -537,21 +504,13 @@ func execMappings() int {
 // show (the control that the observable works), and a second decode costs
 // little. Times are logged, not asserted.
 func TestAVIFRefusalNeedsNoDecoder(t *testing.T) {
-	if os.Getenv(avifChildEnv) != "" {
+	if proctest.InChild(avifChildEnv) {
 		avifRefusalChild()
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestAVIFRefusalNeedsNoDecoder$")
-	cmd.Env = append(os.Environ(), avifChildEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
 	var res avifChildResult
-	for line := range strings.SplitSeq(string(out), "\n") {
-		if rest, ok := strings.CutPrefix(line, "AVIFCHILD "); ok {
-			require.NoError(t, json.Unmarshal([]byte(rest), &res))
-		}
-	}
-	require.NotZero(t, res.Refused, "%s", out)
+	proctest.Run(t, "TestAVIFRefusalNeedsNoDecoder", avifChildEnv, &res)
+	require.NotZero(t, res.Refused)
 	assert.Empty(t, res.Errors)
 	t.Logf("refusing %d truncated AVIFs: %v, %.2f MB allocated; executable mappings %d -> %d",
 		res.Refused, res.RefuseTime, float64(res.RefuseAlloc)/1e6, res.ExecBefore, res.ExecAfterRefusal)
@@ -581,7 +540,7 @@ func avifRefusalChild() {
 		cuts = append(cuts, data[:len(data)-1])
 	}
 	var before, after runtime.MemStats
-	res.ExecBefore = execMappings()
+	res.ExecBefore = proctest.ExecMappings()
 	runtime.ReadMemStats(&before)
 	start := time.Now()
 	for i, data := range cuts {
@@ -595,9 +554,9 @@ func avifRefusalChild() {
 	res.RefuseTime = time.Since(start)
 	runtime.ReadMemStats(&after)
 	res.RefuseAlloc = after.TotalAlloc - before.TotalAlloc
-	res.ExecAfterRefusal = execMappings()
+	res.ExecAfterRefusal = proctest.ExecMappings()
 
-	res.RSSBefore = rss()
+	res.RSSBefore = proctest.ResidentKB()
 	runtime.ReadMemStats(&before)
 	start = time.Now()
 	if err := WarmDecoders(); err != nil {
@@ -606,8 +565,8 @@ func avifRefusalChild() {
 	res.WarmTime = time.Since(start)
 	runtime.ReadMemStats(&after)
 	res.WarmAlloc = after.TotalAlloc - before.TotalAlloc
-	res.ExecAfterWarm = execMappings()
-	res.RSSAfterWarm = rss()
+	res.ExecAfterWarm = proctest.ExecMappings()
+	res.RSSAfterWarm = proctest.ResidentKB()
 	start = time.Now()
 	if info, err := Inspect(warmAVIF); err == nil {
 		if img, err := Decode(warmAVIF, info); err == nil {
@@ -615,6 +574,5 @@ func avifRefusalChild() {
 		}
 	}
 	res.TwoTime = time.Since(start)
-	b, _ := json.Marshal(res)
-	fmt.Println("AVIFCHILD " + string(b))
+	proctest.Report(res)
 }
