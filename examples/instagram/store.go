@@ -442,9 +442,14 @@ func (db *DB) SavePicture(ctx context.Context, p pictures.Picture) error {
 	return nil
 }
 
-// AllPictures returns every stored picture, for reconciling at start-up.
+// AllPictures returns every stored picture at once (tests compare them
+// with storage; the app itself pages through them with PicturePage).
 func (db *DB) AllPictures(ctx context.Context) ([]pictures.Picture, error) {
-	rows, err := db.QueryContext(ctx, `SELECT image FROM posts UNION ALL SELECT avatar FROM users WHERE avatar IS NOT NULL`)
+	return scanPictures(db.QueryContext(ctx, `SELECT image FROM posts UNION ALL SELECT avatar FROM users WHERE avatar IS NOT NULL`))
+}
+
+// scanPictures reads rows of one picture column, and closes them.
+func scanPictures(rows *sql.Rows, err error) ([]pictures.Picture, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -483,20 +488,7 @@ func (db *DB) PicturePage(ctx context.Context, field, after string, limit int) (
 	if !ok {
 		return nil, fmt.Errorf("unknown picture field %q", field)
 	}
-	rows, err := db.QueryContext(ctx, `SELECT `+c.picture+` FROM `+c.table+` WHERE `+c.key+` > ? ORDER BY `+c.key+` LIMIT ?`, after, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := make([]pictures.Picture, 0, limit)
-	for rows.Next() {
-		var p pictures.Picture
-		if err := rows.Scan(&p); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return scanPictures(db.QueryContext(ctx, `SELECT `+c.picture+` FROM `+c.table+` WHERE `+c.key+` > ? ORDER BY `+c.key+` LIMIT ?`, after, limit))
 }
 
 // CountPictures returns the number of stored pictures of field.
@@ -524,21 +516,8 @@ func (db *DB) RecordedPictures(ctx context.Context, keys []string) ([]pictures.P
 	if db.postgres {
 		ofArray = `SELECT jsonb_array_elements_text(?::jsonb)`
 	}
-	rows, err := db.QueryContext(ctx, `
+	return scanPictures(db.QueryContext(ctx, `
 		SELECT image FROM posts WHERE image_key IN (`+ofArray+`)
 		UNION ALL
-		SELECT avatar FROM users WHERE avatar_key IN (`+ofArray+`)`, string(list), string(list))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []pictures.Picture
-	for rows.Next() {
-		var p pictures.Picture
-		if err := rows.Scan(&p); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+		SELECT avatar FROM users WHERE avatar_key IN (`+ofArray+`)`, string(list), string(list)))
 }
