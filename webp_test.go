@@ -3,7 +3,6 @@ package pictures_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"image"
 	"image/jpeg"
@@ -22,31 +21,12 @@ import (
 	"github.com/gopictures/pictures/storage"
 )
 
-// webpChunks lists the chunk types of a WebP file, checking its RIFF
-// sizes.
-func webpChunks(t *testing.T, data []byte) []string {
-	t.Helper()
-	require.GreaterOrEqual(t, len(data), 12)
-	require.Equal(t, "RIFF", string(data[:4]))
-	require.Equal(t, "WEBP", string(data[8:12]))
-	require.Equal(t, len(data)-8, int(binary.LittleEndian.Uint32(data[4:])), "RIFF size")
-	var types []string
-	for rest := data[12:]; len(rest) > 0; {
-		require.GreaterOrEqual(t, len(rest), 8)
-		n := int(binary.LittleEndian.Uint32(rest[4:]))
-		require.LessOrEqual(t, 8+n, len(rest))
-		types = append(types, string(rest[:4]))
-		rest = rest[min(len(rest), 8+n+n&1):]
-	}
-	return types
-}
-
 // decodeWebP decodes a WebP variant with libwebp's own conversion to RGB,
 // as browsers do, after checking that it is a lossy WebP with no chunk but
 // its bitstream: no EXIF, XMP or ICCP (untagged is sRGB), no VP8X.
 func decodeWebP(t *testing.T, key string, data []byte) image.Image {
 	t.Helper()
-	require.Equal(t, []string{"VP8 "}, webpChunks(t, data), "%s: the bitstream alone", key)
+	require.Equal(t, []string{"VP8 "}, imagetest.WebPChunks(t, data), "%s: the bitstream alone", key)
 	all, err := webp.DecodeAll(bytes.NewReader(data))
 	require.NoError(t, err, key)
 	return all.Image[0]

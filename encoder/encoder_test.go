@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"image"
 	"image/color"
@@ -21,6 +20,8 @@ import (
 	"github.com/gen2brain/webp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopictures/pictures/internal/imagetest"
 )
 
 // TestMain lets this test binary be its own encoder process.
@@ -341,24 +342,6 @@ func encodeWebP(ctx context.Context, img *image.RGBA, method int) ([]byte, error
 	return buf.Bytes(), err
 }
 
-// riffChunks lists the chunk types of a WebP file.
-func riffChunks(t *testing.T, data []byte) []string {
-	t.Helper()
-	require.GreaterOrEqual(t, len(data), 12)
-	require.Equal(t, "RIFF", string(data[:4]))
-	require.Equal(t, "WEBP", string(data[8:12]))
-	require.Equal(t, len(data)-8, int(binary.LittleEndian.Uint32(data[4:])), "RIFF size")
-	var types []string
-	for rest := data[12:]; len(rest) > 0; {
-		require.GreaterOrEqual(t, len(rest), 8)
-		n := int(binary.LittleEndian.Uint32(rest[4:]))
-		require.LessOrEqual(t, 8+n, len(rest))
-		types = append(types, string(rest[:4]))
-		rest = rest[min(len(rest), 8+n+n&1):]
-	}
-	return types
-}
-
 func TestWebPProcessEncodesAsInProcess(t *testing.T) {
 	img := photo(200, 150)
 	withConfig(t, Config{InProcess: true})
@@ -370,7 +353,7 @@ func TestWebPProcessEncodesAsInProcess(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, local, remote, "an encoder process encodes exactly as this process does")
 	assert.NotEmpty(t, children(t), "the encode ran in an encoder process")
-	assert.Equal(t, []string{"VP8 "}, riffChunks(t, remote), "lossy, opaque, no metadata chunk")
+	assert.Equal(t, []string{"VP8 "}, imagetest.WebPChunks(t, remote), "lossy, opaque, no metadata chunk")
 	dec, err := decodeWebP(remote)
 	require.NoError(t, err)
 	assert.Equal(t, image.Rect(0, 0, 200, 150), dec.Bounds())
@@ -413,7 +396,7 @@ func TestWebPAlpha(t *testing.T) {
 	}
 	out, err := encodeWebP(context.Background(), img, 4)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"VP8X", "ALPH", "VP8 "}, riffChunks(t, out))
+	assert.Equal(t, []string{"VP8X", "ALPH", "VP8 "}, imagetest.WebPChunks(t, out))
 	assert.Equal(t, byte(0x10), out[20], "VP8X flags: alpha only (no ICC, EXIF, XMP or animation)")
 	dec, err := decodeWebP(out)
 	require.NoError(t, err)

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"image"
 	"image/color"
 	"testing"
@@ -11,27 +10,10 @@ import (
 	"github.com/gen2brain/webp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopictures/pictures/internal/imagetest"
 	"golang.org/x/image/draw"
 )
-
-// webpChunks lists the chunk types of a WebP file, checking the RIFF
-// sizes.
-func webpChunks(t *testing.T, data []byte) []string {
-	t.Helper()
-	require.GreaterOrEqual(t, len(data), 12)
-	require.Equal(t, "RIFF", string(data[:4]))
-	require.Equal(t, "WEBP", string(data[8:12]))
-	require.Equal(t, len(data)-8, int(binary.LittleEndian.Uint32(data[4:])))
-	var types []string
-	for rest := data[12:]; len(rest) > 0; {
-		require.GreaterOrEqual(t, len(rest), 8)
-		n := int(binary.LittleEndian.Uint32(rest[4:]))
-		require.LessOrEqual(t, 8+n, len(rest))
-		types = append(types, string(rest[:4]))
-		rest = rest[min(len(rest), 8+n+n&1):]
-	}
-	return types
-}
 
 // patches is a 64x64 image of four flat colours.
 func patches(colours [4]color.RGBA) *image.RGBA {
@@ -52,7 +34,7 @@ func TestEncodeWebP(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, Encode(context.Background(), &buf, "WEBP", patches(colours), Encoding{WebPQuality: 90}))
 	data := buf.Bytes()
-	assert.Equal(t, []string{"VP8 "}, webpChunks(t, data))
+	assert.Equal(t, []string{"VP8 "}, imagetest.WebPChunks(t, data))
 
 	ref, err := webp.DecodeAll(bytes.NewReader(data)) // libwebp's own RGB
 	require.NoError(t, err)
@@ -140,7 +122,7 @@ func TestWebPKeepsAlpha(t *testing.T) {
 	draw.Draw(img, img.Rect, src, image.Point{}, draw.Src) // premultiplied
 	var buf bytes.Buffer
 	require.NoError(t, Encode(context.Background(), &buf, "WEBP", img, Encoding{WebPQuality: 90}))
-	assert.Equal(t, []string{"VP8X", "ALPH", "VP8 "}, webpChunks(t, buf.Bytes()))
+	assert.Equal(t, []string{"VP8X", "ALPH", "VP8 "}, imagetest.WebPChunks(t, buf.Bytes()))
 	info, err := Inspect(buf.Bytes())
 	require.NoError(t, err)
 	dec, err := Decode(buf.Bytes(), info)

@@ -161,7 +161,7 @@ func (s *Server) limitBodies(next http.Handler) http.Handler {
 			return
 		}
 		b := &limitedBody{orig: r.Body, rc: http.NewResponseController(w)}
-		w = &closeUnread{ResponseWriter: w, body: b}
+		w = &drainBound{ResponseWriter: w, body: b}
 		b.ReadCloser = http.MaxBytesReader(w, r.Body, s.limits.FormBytes)
 		b.deadline(time.Now().Add(s.limits.BodyTimeout))
 		r.Body = b
@@ -183,7 +183,7 @@ func (s *Server) limitBodies(next http.Handler) http.Handler {
 	})
 }
 
-// closeUnread bounds the wait for the rest of a body after a response
+// drainBound bounds the wait for the rest of a body after a response
 // given before the body was read to its end (a refused upload, say).
 // net/http then reads up to 256 KB of what is left, so that the
 // connection can serve another request, and closes the connection after a
@@ -197,7 +197,7 @@ func (s *Server) limitBodies(next http.Handler) http.Handler {
 //
 // (Answering "Connection: close" instead skips net/http's linger: the
 // client, still sending, is reset before it reads the refusal.)
-type closeUnread struct {
+type drainBound struct {
 	http.ResponseWriter
 	body        *limitedBody
 	wroteHeader bool
@@ -206,7 +206,7 @@ type closeUnread struct {
 // drainWait is how long the rest of a refused body may take to arrive.
 const drainWait = 2 * time.Second
 
-func (c *closeUnread) WriteHeader(code int) {
+func (c *drainBound) WriteHeader(code int) {
 	if !c.wroteHeader && code >= 200 {
 		c.wroteHeader = true
 		if end := time.Now().Add(drainWait); !c.body.done && (c.body.until.IsZero() || c.body.until.After(end)) {
@@ -216,7 +216,7 @@ func (c *closeUnread) WriteHeader(code int) {
 	c.ResponseWriter.WriteHeader(code)
 }
 
-func (c *closeUnread) Write(p []byte) (int, error) {
+func (c *drainBound) Write(p []byte) (int, error) {
 	if !c.wroteHeader {
 		c.WriteHeader(http.StatusOK)
 	}
@@ -224,7 +224,7 @@ func (c *closeUnread) Write(p []byte) (int, error) {
 }
 
 // Unwrap gives http.ResponseController the connection's writer.
-func (c *closeUnread) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+func (c *drainBound) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 // errBodyTimeout reports a body that did not arrive in time.
 var errBodyTimeout = errors.New("request body too slow")
