@@ -25,6 +25,9 @@ var (
 	// scheduled: the application has recorded it, and Reconcile or Schedule
 	// generates its variants later.
 	ErrNotScheduled = errors.New("pictures: picture saved but not scheduled")
+	// ErrJobTimeout reports processing that took longer than its job's
+	// Timeout, and was canceled (the job is retried as any failure is).
+	ErrJobTimeout = errors.New("pictures: processing took longer than the job's timeout")
 )
 
 // A ConfigError describes one invalid setting of a PictureField.

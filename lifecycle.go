@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"time"
+
+	"github.com/gopictures/pictures/encoder"
+	"github.com/gopictures/pictures/pipeline"
 )
 
 // Delete removes a picture from storage: every variant (those p records,
@@ -91,7 +94,9 @@ type ReconcileOptions struct {
 	Stats func(ReconcileStats)
 
 	// Rates are what the estimates of ReconcileStats assume, per file
-	// type name. Types it leaves out take DefaultEncodeRates'.
+	// type name. Types it leaves out take NativeEncodeRates' if this
+	// process encodes them with a system library, else
+	// DefaultEncodeRates'.
 	Rates map[string]EncodeRate
 }
 
@@ -127,30 +132,80 @@ type ReconcileStats struct {
 	AddedPixels  int64         // the pixels of the Added variants
 	AddedBytes   int64         // estimated size of the Added variants
 	DeletedBytes int64         // estimated size of the Deleted variants
-	EncodeTime   time.Duration // estimated processing time of the Added variants
+	EncodeTime   time.Duration // estimated processing time of the Added variants, their originals' decoding included
 }
 
-// An EncodeRate is what the estimates of ReconcileStats assume of one file
-// type: BytesPerPixel, the size of a variant per pixel, and
-// PixelsPerSecond, the pixels of variants one processing job makes per
-// second, decoding, resizing and encoding included.
+// An EncodeRate is what the estimates of ReconcileStats and Job.Timeout
+// assume of one file type: BytesPerPixel, the size of a variant per pixel,
+// and PixelsPerSecond, the pixels of variants one processing job makes per
+// second, resizing and encoding included. SmallPixelsPerSecond, if set,
+// replaces PixelsPerSecond for variants at most pipeline.SmallWidth wide,
+// which AVIF encodes at a slower speed (Encoding.AVIFSmallSpeed).
 type EncodeRate struct {
-	BytesPerPixel   float64
-	PixelsPerSecond float64
+	BytesPerPixel        float64
+	PixelsPerSecond      float64
+	SmallPixelsPerSecond float64
 }
 
-// DefaultEncodeRates are the rates measured on the development machine (2
-// CPUs) with the default encoder settings: AVIF from the 12-megapixel job
-// of BENCHMARKS.md (18 variants, 13.8 million pixels, 661,211 bytes in
-// 3.7 s with the WebAssembly encoder; 0.038 bytes per pixel and 10.8
-// million pixels per second with system libavif), JPEG and PNG from
-// encodes of 1400 and 624 px wide crops of a photograph (0.12 to 0.16
-// bytes per pixel, 9 to 16 million pixels per second for JPEG). Photos
-// vary: take them as the order of magnitude.
+// pixelsPerSecond is r's rate for a variant w pixels wide.
+func (r EncodeRate) pixelsPerSecond(w int) float64 {
+	if w <= pipeline.SmallWidth && r.SmallPixelsPerSecond > 0 {
+		return r.SmallPixelsPerSecond
+	}
+	return r.PixelsPerSecond
+}
+
+// DefaultEncodeRates are the rates the estimates assume by default, per
+// file type name, with the default encoder settings and the WebAssembly
+// AVIF and WebP encoders in two encoder processes (see NativeEncodeRates
+// for a system libavif). They were measured on the development machine
+// (2 CPUs, on a day it ran BenchmarkJob in 6.7 s, against 3.6 s on its
+// fast days), one job at a time, with the example app's photo field (41
+// AVIF and JPEG variants of a 4032x3024 photo, 35 of a 1632x1224 one, and
+// as many WebP variants again for the WebP rate): an AVIF variant above
+// 640 px is made at about 4 million pixels a second, one at most 640 px
+// wide (speed 6) at 0.55 million. Photos vary: take them as the order of
+// magnitude.
 var DefaultEncodeRates = map[string]EncodeRate{
-	"AVIF": {BytesPerPixel: 0.048, PixelsPerSecond: 3.8e6},
+	"AVIF": {BytesPerPixel: 0.047, PixelsPerSecond: 4.2e6, SmallPixelsPerSecond: 0.55e6},
+	"WEBP": {BytesPerPixel: 0.039, PixelsPerSecond: 5.9e6},
 	"JPEG": {BytesPerPixel: 0.13, PixelsPerSecond: 10e6},
 	"PNG":  {BytesPerPixel: 1.5, PixelsPerSecond: 1e6},
+}
+
+// NativeEncodeRates replace DefaultEncodeRates' entries when this process
+// encodes AVIF with a system libavif (see encoder.Describe), measured as
+// DefaultEncodeRates were, with libavif 1.4.2 (aom 3.6). libavif runs in
+// one encoder process, and so do WebAssembly WebP encodes then: their
+// rate is taken as half of DefaultEncodeRates' (measured: 3.0 million
+// pixels a second).
+var NativeEncodeRates = map[string]EncodeRate{
+	"AVIF": {BytesPerPixel: 0.035, PixelsPerSecond: 12.4e6, SmallPixelsPerSecond: 3.8e6},
+}
+
+// DecodePixelsPerSecond is what the estimates assume of a job's original:
+// the pixels read, decoded, oriented and prepared for resizing per second
+// (measured 14 to 19 million, from 12 to 48 megapixels, as
+// DefaultEncodeRates were).
+const DecodePixelsPerSecond = 15e6
+
+// rateFunc returns the rate of each file type: own's, else those of this
+// process's encoders (those of the WebAssembly encoders if wasm).
+func rateFunc(own map[string]EncodeRate, wasm bool) func(typ string) EncodeRate {
+	native := !wasm && encoder.Describe().Library == "libavif"
+	return func(typ string) EncodeRate {
+		if r, ok := own[typ]; ok {
+			return r
+		}
+		if r, ok := NativeEncodeRates[typ]; ok && native {
+			return r
+		}
+		r := DefaultEncodeRates[typ]
+		if typ == "WEBP" && native && encoder.DescribeWebP().Library != "libwebp" {
+			r.PixelsPerSecond /= 2 // in libavif's one encoder process
+		}
+		return r
+	}
 }
 
 // Reconcile brings stored pictures in line with the field's current
@@ -230,6 +285,7 @@ func (f *PictureField) reconcile(ctx context.Context, pictures func(func(Picture
 	if err != nil {
 		return st, err
 	}
+	rate := rateFunc(opts.Rates, false)
 	var errs []error
 	for p := range pictures {
 		if err := ctx.Err(); err != nil {
@@ -242,7 +298,7 @@ func (f *PictureField) reconcile(ctx context.Context, pictures func(func(Picture
 			st.Current++
 		} else {
 			st.Stale++
-			if err = c.estimate(&st, p, opts.Rates); err == nil && !opts.DryRun {
+			if err = c.estimate(&st, p, rate); err == nil && !opts.DryRun {
 				if opts.Schedule {
 					err = c.scheduleBacklog(ctx, p) // after new uploads
 				} else {
@@ -270,7 +326,7 @@ func (f *PictureField) reconcile(ctx context.Context, pictures func(func(Picture
 
 // estimate adds to st the work of bringing p up to date, computed as
 // process does without doing it.
-func (c *compiled) estimate(st *ReconcileStats, p Picture, rates map[string]EncodeRate) error {
+func (c *compiled) estimate(st *ReconcileStats, p Picture, rate func(string) EncodeRate) error {
 	plan, err := c.variants(p.Width, p.Height)
 	if err != nil {
 		return err
@@ -281,12 +337,6 @@ func (c *compiled) estimate(st *ReconcileStats, p Picture, rates map[string]Enco
 		current = recorded
 	}
 	wanted := idsOf(plan)
-	rate := func(typ string) EncodeRate {
-		if r, ok := rates[typ]; ok {
-			return r
-		}
-		return DefaultEncodeRates[typ]
-	}
 	pixels := func(id variantID) float64 {
 		r, _ := ParseRatio(id.ratio)
 		return float64(id.width) * float64(r.Height(id.width, p.Width, p.Height))
@@ -300,9 +350,12 @@ func (c *compiled) estimate(st *ReconcileStats, p Picture, rates map[string]Enco
 		st.Added++
 		st.AddedPixels += int64(px)
 		st.AddedBytes += int64(px * r.BytesPerPixel)
-		if r.PixelsPerSecond > 0 {
-			seconds += px / r.PixelsPerSecond
+		if pps := r.pixelsPerSecond(id.width); pps > 0 {
+			seconds += px / pps
 		}
+	}
+	if seconds > 0 {
+		seconds += float64(p.Width) * float64(p.Height) / DecodePixelsPerSecond
 	}
 	st.EncodeTime += time.Duration(seconds * float64(time.Second))
 	for id := range recorded {

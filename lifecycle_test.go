@@ -715,7 +715,8 @@ func TestReconcileAllDryRun(t *testing.T) {
 		Pictures: 5, Current: 2, Stale: 3,
 		Added: int(all + square), Deleted: int(dropped),
 		AddedPixels: allPx + squarePx, AddedBytes: (allPx + squarePx) / 2, DeletedBytes: droppedPx / 2,
-		EncodeTime: time.Duration(float64(allPx+squarePx) / 1e6 * float64(time.Second)),
+		// and the two originals decoded (the third picture's job only deletes)
+		EncodeTime: time.Duration((float64(allPx+squarePx)/1e6 + 2*800*600/pictures.DecodePixelsPerSecond) * float64(time.Second)),
 	}, st)
 
 	_, err = f.ReconcileAll(context.Background(), nil, pictures.ReconcileOptions{})

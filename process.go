@@ -277,6 +277,22 @@ func (c *compiled) generate(ctx context.Context, p *Picture, plan []VariantSet, 
 		return err
 	}
 	defer release()
+	// The job's own time (Job.Timeout) starts now that it has its pixels.
+	timeout := c.jobTimeout(p.Width, p.Height, false)
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w (%v) processing %s", ErrJobTimeout, timeout, p.Key))
+	defer cancel()
+	if err := c.decodeAndEncode(ctx, p, data, info, plan, todo, current, written); err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, ErrJobTimeout) {
+			return fmt.Errorf("%w: %w", cause, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// decodeAndEncode is generate once the original is read and its pixels
+// reserved.
+func (c *compiled) decodeAndEncode(ctx context.Context, p *Picture, data []byte, info pipeline.Info, plan []VariantSet, todo []variantID, current map[variantID]bool, written map[variantID]bool) error {
 	img, err := pipeline.Decode(data, info)
 	if err != nil {
 		return processor.Permanent(fmt.Errorf("pictures: original %s: %w", p.Key, err))
