@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -140,11 +139,11 @@ func newPostImage() *pictures.PictureField {
 		UploadTo:  "posts/%Y/%m/%d",
 		MinWidth:  320, MinHeight: 320,
 		MaxWidth: 8192, MaxHeight: 8192,
-		// Phones store 12 or 24 megapixels by default; more (a 48 MP
-		// mode, or a small file that declares a huge canvas) costs
-		// seconds of CPU and hundreds of MB to process, for nothing a
-		// 935 px container at 3x shows.
-		MaxPixels: 25_000_000,
+		// Phones store 12 or 24 megapixels by default, 48 or 50 in
+		// their high-resolution modes: up to the library's default,
+		// 50 megapixels (a 48 MP photo takes 19 s to process with the
+		// WebAssembly encoder, 6.8 s with libavif, on 2 CPUs; its job
+		// runs alone in the pixel budget).
 	}
 }
 
@@ -235,12 +234,16 @@ func (m *Main) open(ctx context.Context) (media http.Handler, mediaOrigin string
 		originals = &storage.Dir{Root: filepath.Join(m.cfg.DataDir, "originals")}
 	}
 
+	m.post, m.avatar = newPostImage(), newUserAvatar()
 	var proc pictures.Processor
 	if m.cfg.DatabaseURL != "" {
 		rc := m.cfg.River
 		rc.Logger = cmp.Or(rc.Logger, log)
 		if rc.Workers == 0 && m.cfg.Workers > 0 {
 			rc.Workers = m.cfg.Workers
+		}
+		if rc.JobTimeout == 0 {
+			rc.JobTimeout = defaultJobTimeout(m.post, m.avatar)
 		}
 		if m.queue, err = riverprocessor.New(m.db.pg, rc); err != nil {
 			return nil, "", err
@@ -251,7 +254,6 @@ func (m *Main) open(ctx context.Context) (media http.Handler, mediaOrigin string
 		m.pool = processor.New(processor.Config{Workers: m.cfg.Workers, Logger: log}, pictures.Run)
 		proc = m.pool
 	}
-	m.post, m.avatar = newPostImage(), newUserAvatar()
 	for _, f := range []*pictures.PictureField{m.post, m.avatar} {
 		f.Storage, f.Originals, f.Processor, f.Logger = store, originals, proc, log
 		f.OnProcessed = m.db.SavePicture
@@ -262,6 +264,24 @@ func (m *Main) open(ctx context.Context) (media http.Handler, mediaOrigin string
 		return nil, "", err
 	}
 	return media, mediaOrigin, nil
+}
+
+// defaultJobTimeout is the River job timeout when -job-timeout is not
+// given: twice the longest a job of the largest photo the fields admit
+// may take with the slower encoder, whatever this process's (see
+// pictures.PictureField.MaxJobTimeout): room for a wait in the pixel
+// budget, and the same value, so the same rescue delay, in every process
+// of the deployment.
+func defaultJobTimeout(fields ...*pictures.PictureField) time.Duration {
+	var longest time.Duration
+	for _, f := range fields {
+		d, err := f.MaxJobTimeout()
+		if err != nil {
+			panic(err) // the app's own configuration: the tests check it
+		}
+		longest = max(longest, d)
+	}
+	return 2 * longest
 }
 
 // openS3 returns the bucket's storage of variants and of originals, and
@@ -443,7 +463,8 @@ func (m *Main) RunWorker(ctx context.Context) error {
 	m.working = true
 	log.Info("instagram: worker starting: working jobs; scheduling the pictures not up to date", "took", took())
 	n := m.catchUp(ctx) // as web processes do: a new configuration may start here
-	log.Info("instagram: worker ready", "workers", cmp.Or(m.cfg.River.Workers, m.cfg.Workers, runtime.GOMAXPROCS(0)),
+	qc := m.queue.Config()
+	log.Info("instagram: worker ready", "workers", qc.Workers, "job_timeout", qc.JobTimeout, "rescue_after", qc.RescueAfter,
 		"scheduled", n, "took", took(), "total", time.Since(start).Round(time.Millisecond))
 	return nil
 }

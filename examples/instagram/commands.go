@@ -202,7 +202,7 @@ func printPlan(w io.Writer, field string, st pictures.ReconcileStats) {
 	if st.Stale > 0 {
 		fmt.Fprintf(w, "  variants to add: %d (%.1f megapixels, about %s), to delete: %d (about %s)\n",
 			st.Added, float64(st.AddedPixels)/1e6, bytesOf(st.AddedBytes), st.Deleted, bytesOf(st.DeletedBytes))
-		fmt.Fprintf(w, "  processing: about %v on one worker (at pictures.DefaultEncodeRates: WebAssembly AVIF on 2 CPUs)\n", st.EncodeTime.Round(time.Second))
+		fmt.Fprintf(w, "  processing: about %v on one worker of 2 CPUs with the %s AVIF encoder, one job at a time (pictures' estimate)\n", st.EncodeTime.Round(time.Second), encoder.Describe().Library)
 	}
 }
 

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestJobTimeoutDefault: without -job-timeout, a scaled-out deployment's
+// jobs get twice the timeout of the largest photo the fields admit,
+// estimated with the WebAssembly encoder (the same in every process, so
+// that the rescue delay any of them applies holds for all), well above
+// what a 48-megapixel photo takes (17 s with that encoder on the
+// development machine: BenchmarkJobSizes); -help says the value.
+func TestJobTimeoutDefault(t *testing.T) {
+	post, avatar := newPostImage(), newUserAvatar()
+	d := defaultJobTimeout(post, avatar)
+	longest, err := post.MaxJobTimeout()
+	require.NoError(t, err)
+	assert.Equal(t, 2*longest, d, "the photos' field has the longest jobs")
+	assert.Greater(t, d, 5*time.Minute)
+	assert.Less(t, d, 15*time.Minute)
+	phone48, err := post.JobTimeout(8064, 6048)
+	require.NoError(t, err)
+	assert.LessOrEqual(t, phone48, longest)
+	assert.GreaterOrEqual(t, phone48, 2*time.Minute)
+
+	var help bytes.Buffer
+	_, err = parseConfig([]string{"-help"}, func(string) string { return "" }, func(fs *flag.FlagSet) { fs.SetOutput(&help) })
+	require.ErrorIs(t, err, flag.ErrHelp)
+	assert.Contains(t, help.String(), "default "+d.String()+":", "-help gives the default job timeout")
+}
