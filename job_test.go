@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -171,12 +172,16 @@ func jobInput(tb testing.TB) string {
 // jobResult is what the child process reports.
 type jobResult struct {
 	Seconds   float64 `json:"seconds"`
-	Bytes     int64   `json:"bytes"` // of the AVIF files
+	Bytes     int64   `json:"bytes"`      // of the AVIF files
+	JPEGBytes int64   `json:"jpeg_bytes"` // of the JPEG fallbacks
 	Backend   string  `json:"backend"`
 	Processes int     `json:"processes"` // AVIF encoder processes
 	// JobCPU is the user + system seconds of the job's process and its
 	// encoder processes during the job (the warm-up left out).
 	JobCPU float64 `json:"job_cpu_s"`
+	// StartSeconds is the time the warm-up took (the encoders' start and
+	// compilation), before the job's timing.
+	StartSeconds float64 `json:"start_s"`
 	// With PICTURES_JOB_WEBP=1: the WebP files' bytes and their encoder.
 	WebPBytes   int64  `json:"webp_bytes,omitempty"`
 	WebPBackend string `json:"webp_backend,omitempty"`
@@ -215,6 +220,7 @@ func TestJobChild(t *testing.T) {
 	// Warm up the encoders (the WebAssembly backend compiles its module
 	// once per process: here and in each encoder process), as a running
 	// server is.
+	warm := time.Now()
 	if err := pipeline.Encode(ctx, &bytes.Buffer{}, "AVIF", image.NewRGBA(image.Rect(0, 0, 16, 16)), f.Encoding); err != nil {
 		t.Fatal(err)
 	}
@@ -243,6 +249,7 @@ func TestJobChild(t *testing.T) {
 	}
 	var plan []VariantSet
 	var todo []variantID
+	fallbacks := jobFallbacks(t)
 	for _, r := range jobRatios {
 		for _, typ := range types {
 			plan = append(plan, VariantSet{Ratio: r, Type: typ, Widths: jobWidths})
@@ -250,15 +257,19 @@ func TestJobChild(t *testing.T) {
 				todo = append(todo, variantID{r, typ, w})
 			}
 		}
+		// The JPEG fallback, as a field with FileTypes AVIF has.
+		plan = append(plan, VariantSet{Ratio: r, Type: "JPEG", Widths: []int{fallbacks[r]}})
+		todo = append(todo, variantID{r, "JPEG", fallbacks[r]})
 	}
 	p := Picture{Field: "job", Key: "photo.jpeg", Width: 4000, Height: 3000, Preview: "-"}
 	start, cpu := time.Now(), treeCPU(os.Getpid())
+	warmed := start.Sub(warm).Seconds()
 	if err := c.generate(ctx, &p, plan, todo, nil, map[variantID]bool{}); err != nil {
 		t.Fatal(err)
 	}
 	backend := encoder.Describe()
 	res := jobResult{Seconds: time.Since(start).Seconds(), Backend: backend.Library, Processes: backend.Processes,
-		JobCPU: treeCPU(os.Getpid()) - cpu}
+		JobCPU: treeCPU(os.Getpid()) - cpu, StartSeconds: warmed}
 	if jobWebP() {
 		res.WebPBackend = encoder.DescribeWebP().Library
 	}
@@ -271,9 +282,12 @@ func TestJobChild(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.HasSuffix(k, ".webp") {
+		switch {
+		case strings.HasSuffix(k, ".webp"):
 			res.WebPBytes += st.Size()
-		} else {
+		case strings.HasSuffix(k, ".jpeg"):
+			res.JPEGBytes += st.Size()
+		default:
 			res.Bytes += st.Size()
 		}
 	}
@@ -382,7 +396,16 @@ func maxRSS(ps *os.ProcessState) float64 {
 // outputs with `vips thumbnail` at the same encoder effort (vips effort =
 // 9 - aom speed), and prints
 //
-//	job backend=<name> go_s=<s> vips_s=<s> ratio=<go/vips> go_peak_mb=<MB> vips_peak_mb=<MB> bytes=<go total> vips_bytes=<vips total>
+//	job backend=<name> go_s=<s> vips_s=<s> ratio=<go/vips> go_cpu_s=<s> vips_cpu_s=<s> cpu_ratio=<go/vips> go_peak_mb=<MB> vips_peak_mb=<MB> bytes=<go AVIF total> vips_bytes=<vips AVIF total> jpeg_bytes=<go JPEG fallbacks> vips_jpeg_bytes=<vips JPEG fallbacks>
+//
+// Both sides make the 18 AVIF files and the JPEG fallback of each ratio
+// (3 files), as a field with FileTypes AVIF does. vips runs GOMAXPROCS
+// commands at once, as the Go job runs GOMAXPROCS encodes at once; its
+// CPU is the user + system time of its processes, the Go side's that of
+// the job's process and its encoder processes during the job (their
+// start and WebAssembly compilation, a running server's fixed cost, come
+// before the timing and are logged apart). vips_peak_mb adds up the
+// largest peaks of as many vips processes as ran at once.
 //
 // Run it with `go test -run '^$' -bench Job -benchtime 1x .` (and
 // -tags wasm2go for that backend). PICTURES_JOB_SPEED sets the AVIF speed
@@ -437,65 +460,52 @@ func BenchmarkJob(b *testing.B) {
 		// rusage alone would miss the encoder processes.
 		goPeak := max(<-sampled, maxRSS(cmd.ProcessState))
 
-		// vips, one thumbnail per output, as its documentation does it.
+		// vips, one thumbnail per output, as its documentation does it,
+		// as many at once as the Go job encodes at once (GOMAXPROCS).
 		vipsDir := filepath.Join(dir, "vips")
 		os.RemoveAll(vipsDir)
 		os.MkdirAll(vipsDir, 0o755)
-		var vipsBytes, vipsWebPBytes int64
-		var vipsPeak float64
-		start := time.Now()
+		var runs []vipsRun
 		for _, ratio := range jobRatios {
 			r, _ := ParseRatio(ratio)
-			for _, w := range jobWidths {
-				h := r.Height(w, 4000, 3000)
-				outFile := filepath.Join(vipsDir, fmt.Sprintf("%s-%d.avif", r.Dir(), w))
-				args := []string{"thumbnail", input,
-					fmt.Sprintf("%s[Q=60,effort=%d,subsample-mode=on,strip]", outFile, max(0, 9-opts.SpeedFor(w))),
-					strconv.Itoa(w), "--height", strconv.Itoa(h), "--crop", "centre"}
+			thumb := func(outFile, opts string, w int) vipsRun {
+				args := []string{"thumbnail", input, outFile + opts,
+					strconv.Itoa(w), "--height", strconv.Itoa(r.Height(w, 4000, 3000)), "--crop", "centre"}
 				if input != jobPhoto(b) {
 					args = append(args, "--export-profile", "srgb") // convert, as we do
 				}
-				cmd := exec.Command("vips", args...)
-				if out, err := cmd.CombinedOutput(); err != nil {
-					b.Fatalf("vips: %v\n%s", err, out)
-				}
-				vipsPeak = max(vipsPeak, maxRSS(cmd.ProcessState))
-				st, err := os.Stat(outFile)
-				if err != nil {
-					b.Fatal(err)
-				}
-				vipsBytes += st.Size()
+				return vipsRun{out: outFile, args: args}
+			}
+			for _, w := range jobWidths {
+				base := filepath.Join(vipsDir, fmt.Sprintf("%s-%d", r.Dir(), w))
+				runs = append(runs, thumb(base+".avif", fmt.Sprintf("[Q=60,effort=%d,subsample-mode=on,strip]", max(0, 9-opts.SpeedFor(w))), w))
 				if jobWebP() {
-					webpFile := strings.TrimSuffix(outFile, ".avif") + ".webp"
-					args[2] = fmt.Sprintf("%s[Q=%d,effort=%d,strip]", webpFile, opts.WebPQuality, opts.WebPMethod)
-					cmd := exec.Command("vips", args...)
-					if out, err := cmd.CombinedOutput(); err != nil {
-						b.Fatalf("vips: %v\n%s", err, out)
-					}
-					vipsPeak = max(vipsPeak, maxRSS(cmd.ProcessState))
-					st, err := os.Stat(webpFile)
-					if err != nil {
-						b.Fatal(err)
-					}
-					vipsWebPBytes += st.Size()
+					runs = append(runs, thumb(base+".webp", fmt.Sprintf("[Q=%d,effort=%d,strip]", opts.WebPQuality, opts.WebPMethod), w))
 				}
 			}
+			w := jobFallbacks(b)[ratio]
+			runs = append(runs, thumb(filepath.Join(vipsDir, fmt.Sprintf("%s-%d.jpeg", r.Dir(), w)), fmt.Sprintf("[Q=%d,optimize-coding,strip]", opts.JPEGQuality), w))
 		}
+		start := time.Now()
+		vips := runVips(b, runs, runtime.GOMAXPROCS(0))
 		vipsSeconds := time.Since(start).Seconds()
 		backend := res.Backend
 		if res.Processes > 0 {
 			backend += fmt.Sprintf("+%dprocesses", res.Processes)
 		}
-		line := fmt.Sprintf("job backend=%s go_s=%.2f vips_s=%.2f ratio=%.2f go_peak_mb=%.0f vips_peak_mb=%.0f bytes=%d vips_bytes=%d",
-			backend, res.Seconds, vipsSeconds, res.Seconds/vipsSeconds, goPeak, vipsPeak, res.Bytes, vipsBytes)
+		line := fmt.Sprintf("job backend=%s go_s=%.2f vips_s=%.2f ratio=%.2f go_cpu_s=%.2f vips_cpu_s=%.2f cpu_ratio=%.2f go_peak_mb=%.0f vips_peak_mb=%.0f bytes=%d vips_bytes=%d jpeg_bytes=%d vips_jpeg_bytes=%d",
+			backend, res.Seconds, vipsSeconds, res.Seconds/vipsSeconds, res.JobCPU, vips.cpu, res.JobCPU/vips.cpu,
+			goPeak, vips.peak, res.Bytes, vips.bytes[".avif"], res.JPEGBytes, vips.bytes[".jpeg"])
 		if jobWebP() {
-			line += fmt.Sprintf(" webp_backend=%s webp_bytes=%d vips_webp_bytes=%d", res.WebPBackend, res.WebPBytes, vipsWebPBytes)
+			line += fmt.Sprintf(" webp_backend=%s webp_bytes=%d vips_webp_bytes=%d", res.WebPBackend, res.WebPBytes, vips.bytes[".webp"])
 		}
 		fmt.Println(line)
 		b.ReportMetric(res.Seconds, "go_s")
 		b.ReportMetric(vipsSeconds, "vips_s")
+		b.ReportMetric(res.JobCPU, "go_cpu_s")
+		b.ReportMetric(vips.cpu, "vips_cpu_s")
 		b.ReportMetric(goPeak, "go_peak_MB")
-		b.Logf("%s (speed %d, small %d, %d CPUs, job CPU %.2f s)", line, speed, opts.AVIFSmallSpeed, runtime.GOMAXPROCS(0), res.JobCPU)
+		b.Logf("%s (speed %d, small %d, %d CPUs, vips %d at once; the Go side's encoders started before its timing, %.2f s)", line, speed, opts.AVIFSmallSpeed, runtime.GOMAXPROCS(0), runtime.GOMAXPROCS(0), res.StartSeconds)
 	}
 }
 
@@ -717,4 +727,89 @@ func BenchmarkUploads(b *testing.B) {
 		b.ReportMetric(peak, "peak_MB")
 		fmt.Printf("uploads=%d backend=%s saved_s=%.2f processed_s=%.2f peak_mb=%.0f\n", uploads, encoder.Describe().Library, saved, total, peak)
 	}
+}
+
+// jobFallbacks returns the width of each ratio's JPEG fallback in the job:
+// the one a field with the job's ratios and widths renders in <img src>.
+func jobFallbacks(tb testing.TB) map[string]int {
+	tb.Helper()
+	c, err := (&PictureField{Name: "job", AspectRatios: jobRatios, Storage: &storage.Memory{}}).compile()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ascending := slices.Sorted(slices.Values(jobWidths))
+	out := map[string]int{}
+	for _, ratio := range jobRatios {
+		r, _ := ParseRatio(ratio)
+		out[ratio] = c.fallbackWidth(r, ascending)
+	}
+	return out
+}
+
+// A vipsRun is one vips command and the file it writes.
+type vipsRun struct {
+	out  string
+	args []string
+}
+
+// vipsResult is what runVips measured.
+type vipsResult struct {
+	cpu   float64          // user + system seconds of every vips process
+	peak  float64          // MB: the sum of the largest peaks, as many as ran at once (an upper bound)
+	bytes map[string]int64 // per extension of the files written
+}
+
+// runVips runs the commands, n at once.
+func runVips(tb testing.TB, runs []vipsRun, n int) vipsResult {
+	tb.Helper()
+	res := vipsResult{bytes: map[string]int64{}}
+	var mu sync.Mutex
+	var peaks []float64
+	todo := make(chan vipsRun, len(runs))
+	for _, r := range runs {
+		todo <- r
+	}
+	close(todo)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for r := range todo {
+				cmd := exec.Command("vips", r.args...)
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					tb.Errorf("vips: %v\n%s", err, out)
+					return
+				}
+				st, err := os.Stat(r.out)
+				if err != nil {
+					tb.Error(err)
+					return
+				}
+				ps := cmd.ProcessState
+				mu.Lock()
+				res.cpu += (ps.UserTime() + ps.SystemTime()).Seconds()
+				peaks = append(peaks, maxRSS(ps))
+				res.bytes[filepath.Ext(r.out)] += st.Size()
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	sort.Sort(sort.Reverse(sort.Float64Slice(peaks)))
+	for _, p := range peaks[:min(n, len(peaks))] {
+		res.peak += p
+	}
+	return res
+}
+
+// TestJobFallbacks: the job's JPEG fallbacks are those of a field with its
+// ratios and widths.
+func TestJobFallbacks(t *testing.T) {
+	got := jobFallbacks(t)
+	for _, ratio := range jobRatios {
+		if !slices.Contains(jobWidths, got[ratio]) || got[ratio] < 600 {
+			t.Errorf("fallback of %q: %d, want one of the job's widths, at least 600", ratio, got[ratio])
+		}
+	}
+	t.Log(got)
 }
