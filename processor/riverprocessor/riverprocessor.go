@@ -30,9 +30,11 @@
 // key and focal point): scheduling it again meanwhile is a no-op, and a new
 // focal point makes a new job.
 //
-// Jobs have River priorities from their pictures.Job Priority: a new
-// upload (processor.Fresh) starts before every waiting job of the backlog
-// (processor.Backlog: reconciling, a demo's seed), whatever their number.
+// Jobs have River priorities from their pictures.Job Priority, and the
+// backlog (processor.Backlog and lower: reconciling, a demo's seed) has a
+// queue of its own, worked beside the fresh one: a new upload
+// (processor.Fresh) starts at once, before every waiting job of the
+// backlog whatever their number, and even while backlog jobs run.
 //
 // A job says which configuration of its field it was enqueued for
 // (pictures.Job's Config and Revision). During a deploy, a worker whose
@@ -86,7 +88,11 @@ import (
 
 // Config configures a Queue. Its zero value means the defaults.
 type Config struct {
-	// Queue is the River queue of picture jobs. Default "pictures".
+	// Queue is the River queue of fresh picture jobs (processor.Fresh:
+	// new uploads). Default "pictures". Jobs of a lower priority
+	// (processor.Backlog and below) go to Queue + "_backlog", which
+	// working processes work beside it, so that an upload starts at once
+	// even while backlog jobs run.
 	Queue string
 	// Workers is how many jobs a working process (see Start) runs at once.
 	// Default GOMAXPROCS/2, at least 1: a picture's job keeps about two
@@ -98,6 +104,13 @@ type Config struct {
 	// batch started on average, against 44 to 45 s; with libavif 13.6 and
 	// 14.3 jobs a minute, 11.1 s against 12.5 s.
 	Workers int
+	// BacklogWorkers is how many jobs of the backlog queue (see Queue) a
+	// working process runs at once, besides its Workers of fresh jobs:
+	// a fresh upload arriving while BacklogWorkers backlog jobs run starts
+	// at once, as with processor.Pool's worker kept for fresh jobs. Its
+	// encodes then share the CPUs with the backlog's, and its JPEG
+	// fallback comes first. Default Workers.
+	BacklogWorkers int
 	// MaxAttempts is how many times a job is tried before it is given up
 	// (discarded, and logged). Default 5.
 	MaxAttempts int
@@ -148,6 +161,9 @@ func (c Config) withDefaults() Config {
 	c.Queue = cmp.Or(c.Queue, "pictures")
 	if c.Workers <= 0 {
 		c.Workers = max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	if c.BacklogWorkers <= 0 {
+		c.BacklogWorkers = c.Workers
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 5
@@ -219,8 +235,11 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &worker{q: q})
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		ID:                   cfg.ID,
-		Queues:               map[string]river.QueueConfig{cfg.Queue: {MaxWorkers: cfg.Workers}},
+		ID: cfg.ID,
+		Queues: map[string]river.QueueConfig{
+			cfg.Queue:              {MaxWorkers: cfg.Workers},
+			cfg.Queue + backlogTag: {MaxWorkers: cfg.BacklogWorkers},
+		},
 		Workers:              workers,
 		MaxAttempts:          cfg.MaxAttempts,
 		JobTimeout:           cfg.JobTimeout,
@@ -295,9 +314,15 @@ func riverPriority(p processor.Priority) int {
 	return 1 + int(min(max(p, processor.Fresh), processor.LowestPriority))
 }
 
+// backlogTag ends the name of the backlog queue.
+const backlogTag = "_backlog"
+
 func (q *Queue) insertOpts(job pictures.Job) *river.InsertOpts {
 	opts := q.opts
 	opts.Priority = riverPriority(job.Priority)
+	if job.Priority > processor.Fresh {
+		opts.Queue += backlogTag
+	}
 	return &opts
 }
 

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,8 +34,9 @@ import (
 	"github.com/gopictures/pictures/storage"
 )
 
-// TestPriorities: with one worker busy and many backlog jobs waiting, a
-// fresh job is the next to start; each priority keeps its order.
+// TestPriorities: with the backlog worker busy and many backlog jobs
+// waiting, a fresh job starts at once, in the fresh queue's worker; the
+// backlog keeps its order, by priority.
 func TestPriorities(t *testing.T) {
 	srv := pgtest.Start(t)
 	pool := newPool(t, srv.Database(t))
@@ -79,16 +81,24 @@ func TestPriorities(t *testing.T) {
 	low.Priority = processor.LowestPriority
 	require.NoError(t, q.Enqueue(ctx, low))
 	var priorities []int
-	rows, err := pool.Query(ctx, `SELECT priority FROM river_job WHERE args->>'key' IN ('upload', 'backlog-000', 'lowest') ORDER BY id`)
+	var queues []string
+	rows, err := pool.Query(ctx, `SELECT priority, queue FROM river_job WHERE args->>'key' IN ('upload', 'backlog-000', 'lowest') ORDER BY id`)
 	require.NoError(t, err)
 	for rows.Next() {
 		var p int
-		require.NoError(t, rows.Scan(&p))
-		priorities = append(priorities, p)
+		var queue string
+		require.NoError(t, rows.Scan(&p, &queue))
+		priorities, queues = append(priorities, p), append(queues, queue)
 	}
 	require.NoError(t, rows.Err())
 	assert.Equal(t, []int{2, 1, 4}, priorities, "River's priorities: backlog 2, fresh 1, lowest 4")
+	assert.Equal(t, []string{"pictures_backlog", "pictures", "pictures_backlog"}, queues)
 
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(order, "upload")
+	}, time.Minute, 20*time.Millisecond, "the upload is done while the backlog job still runs")
 	close(release)
 	require.Eventually(t, func() bool {
 		mu.Lock()
@@ -97,7 +107,7 @@ func TestPriorities(t *testing.T) {
 	}, time.Minute, 20*time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
-	assert.Equal(t, []string{"running", "upload"}, order[:2], "the upload starts right after the running job")
+	assert.Equal(t, []string{"upload", "running"}, order[:2])
 	assert.Equal(t, want, order[2:n+2], "the backlog keeps its order")
 	assert.Equal(t, "lowest", order[n+2])
 }
