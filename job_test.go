@@ -187,6 +187,16 @@ type jobResult struct {
 	WebPBackend string `json:"webp_backend,omitempty"`
 }
 
+// jobAVIFQuality is the Go side's AVIF quality: 60, as vips', unless
+// PICTURES_JOB_AVIF_QUALITY says otherwise (to compare bytes at equal
+// quality: vips stays at 60).
+func jobAVIFQuality() int {
+	if q, err := strconv.Atoi(os.Getenv("PICTURES_JOB_AVIF_QUALITY")); err == nil {
+		return q
+	}
+	return 60
+}
+
 // jobWebP reports whether the job encodes WebP too (PICTURES_JOB_WEBP=1):
 // each of its 18 outputs as AVIF and WebP, at the pipeline's default WebP
 // settings, as a field with FileTypes AVIF and WEBP does.
@@ -204,7 +214,7 @@ func TestJobChild(t *testing.T) {
 	small, _ := strconv.Atoi(os.Getenv("PICTURES_JOB_SMALL_SPEED"))
 	store := &storage.Dir{Root: filepath.Join(dir, "go")}
 	f := &PictureField{Name: "job", AspectRatios: jobRatios, Storage: store,
-		Encoding: pipeline.Encoding{AVIFQuality: 60, AVIFSpeed: speed, AVIFSmallSpeed: small}}
+		Encoding: pipeline.Encoding{AVIFQuality: jobAVIFQuality(), AVIFSpeed: speed, AVIFSmallSpeed: small}}
 	c, err := f.compile()
 	if err != nil {
 		t.Fatal(err)
@@ -420,6 +430,26 @@ func maxRSS(ps *os.ProcessState) float64 {
 //
 // (bytes= and vips_bytes= stay the AVIF files'): the difference from a run
 // without it is what the second format costs.
+//
+// PICTURES_JOB_AVIF_QUALITY sets the Go side's AVIF quality (default 60,
+// vips' in every run), to compare the bytes of both at equal quality.
+//
+// PICTURES_JOB_QUALITY=1 measures, after each iteration and outside the
+// timings, the quality of every AVIF output and JPEG fallback of both
+// sides against a reference of the same size: the same centre crop of the
+// decoded photo (in sRGB) resized with a Lanczos-3 filter in float
+// (jobquality_test.go). It appends the means over the 18 AVIF files and
+// over the 3 JPEG fallbacks
+//
+//	go_psnr=<dB> vips_psnr=<dB> go_ssim=<SSIM> vips_ssim=<SSIM> [go_butteraugli=<max norm> vips_butteraugli=<max norm> go_butteraugli_3n=<3-norm> vips_butteraugli_3n=<3-norm>] go_jpeg_psnr=… vips_jpeg_psnr=… go_jpeg_ssim=… vips_jpeg_ssim=… [go_jpeg_butteraugli=… …]
+//
+// and prints a table of each output after the line ("quality" lines:
+// bytes and each measure, both sides).
+// PSNR is over R, G and B; SSIM on luma (0.299 R + 0.587 G + 0.114 B,
+// 11x11 Gaussian window of σ 1.5); butteraugli comes from libjxl's
+// butteraugli_main when it is installed (apt-get install libjxl-devtools)
+// and is left out otherwise. Speed must not be bought with bytes, nor
+// bytes with quality: compare all three.
 func BenchmarkJob(b *testing.B) {
 	if _, err := exec.LookPath("vips"); err != nil {
 		b.Skip("vips is not installed (apt-get install libvips-tools)")
@@ -499,7 +529,18 @@ func BenchmarkJob(b *testing.B) {
 		if jobWebP() {
 			line += fmt.Sprintf(" webp_backend=%s webp_bytes=%d vips_webp_bytes=%d", res.WebPBackend, res.WebPBytes, vips.bytes[".webp"])
 		}
+		var quality string
+		if jobQuality() {
+			// Outside the timings above, and of the benchmark's.
+			b.StopTimer()
+			q := measureJobQuality(b, input, dir)
+			b.StartTimer()
+			line += q.String()
+			quality = q.table()
+		}
 		fmt.Println(line)
+		// On stdout, as the job line: the benchmark's log keeps 10 lines.
+		fmt.Print(quality)
 		b.ReportMetric(res.Seconds, "go_s")
 		b.ReportMetric(vipsSeconds, "vips_s")
 		b.ReportMetric(res.JobCPU, "go_cpu_s")
