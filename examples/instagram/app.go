@@ -243,7 +243,9 @@ func (m *Main) open(ctx context.Context) (media http.Handler, mediaOrigin string
 			rc.Workers = m.cfg.Workers
 		}
 		if rc.JobTimeout == 0 {
-			rc.JobTimeout = defaultJobTimeout(m.post, m.avatar)
+			if rc.JobTimeout, err = defaultJobTimeout(m.post, m.avatar); err != nil {
+				return nil, "", err
+			}
 		}
 		if m.queue, err = riverprocessor.New(m.db.pg, rc); err != nil {
 			return nil, "", err
@@ -272,16 +274,17 @@ func (m *Main) open(ctx context.Context) (media http.Handler, mediaOrigin string
 // pictures.PictureField.MaxJobTimeout): room for a wait in the pixel
 // budget, and the same value, so the same rescue delay, in every process
 // of the deployment.
-func defaultJobTimeout(fields ...*pictures.PictureField) time.Duration {
+// A field's configuration error is returned (Register reports it too).
+func defaultJobTimeout(fields ...*pictures.PictureField) (time.Duration, error) {
 	var longest time.Duration
 	for _, f := range fields {
 		d, err := f.MaxJobTimeout()
 		if err != nil {
-			panic(err) // the app's own configuration: the tests check it
+			return 0, err
 		}
 		longest = max(longest, d)
 	}
-	return 2 * longest
+	return 2 * longest, nil
 }
 
 // openS3 returns the bucket's storage of variants and of originals, and

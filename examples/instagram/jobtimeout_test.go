@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopictures/pictures"
 )
 
 // TestJobTimeoutDefault: without -job-timeout, a scaled-out deployment's
@@ -18,7 +20,8 @@ import (
 // development machine: BenchmarkJobSizes); -help says the value.
 func TestJobTimeoutDefault(t *testing.T) {
 	post, avatar := newPostImage(), newUserAvatar()
-	d := defaultJobTimeout(post, avatar)
+	d, err := defaultJobTimeout(post, avatar)
+	require.NoError(t, err)
 	longest, err := post.MaxJobTimeout()
 	require.NoError(t, err)
 	assert.Equal(t, 2*longest, d, "the photos' field has the longest jobs")
@@ -33,4 +36,17 @@ func TestJobTimeoutDefault(t *testing.T) {
 	_, err = parseConfig([]string{"-help"}, func(string) string { return "" }, func(fs *flag.FlagSet) { fs.SetOutput(&help) })
 	require.ErrorIs(t, err, flag.ErrHelp)
 	assert.Contains(t, help.String(), "default "+d.String()+":", "-help gives the default job timeout")
+}
+
+// TestBadFieldConfigIsAnError: a field configuration the library refuses
+// (here a ratio no layout shows, as a configuration change may add) is an
+// error that names it, from the app's start, not a panic.
+func TestBadFieldConfigIsAnError(t *testing.T) {
+	post := newPostImage()
+	post.AspectRatios = append(post.AspectRatios, "16/9")
+	_, err := defaultJobTimeout(post, newUserAvatar())
+	require.Error(t, err)
+	assert.ErrorIs(t, err, pictures.ErrInvalidConfig)
+	assert.Contains(t, err.Error(), `"16/9"`)
+	assert.NotPanics(t, func() { jobTimeoutUsage() })
 }
