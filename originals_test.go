@@ -138,9 +138,15 @@ func TestSweepOriginalsApart(t *testing.T) {
 	require.NoError(t, err)
 	age(t, originals, 48*time.Hour)
 	age(t, media, 48*time.Hour)
-	st, err := f.Sweep(ctx, pictures.SweepOptions{Recorded: rows.recorded})
+	var fromMedia, fromOriginals []string
+	st, err := f.Sweep(ctx, pictures.SweepOptions{Recorded: rows.recorded,
+		OnDelete:         func(name string, _ int64, _ time.Time) { fromMedia = append(fromMedia, name) },
+		OnDeleteOriginal: func(name string, _ int64, _ time.Time) { fromOriginals = append(fromOriginals, name) },
+	})
 	require.NoError(t, err)
 	assert.Equal(t, 1, st.Deleted, "%+v", st)
+	assert.Empty(t, fromMedia)
+	assert.Equal(t, []string{crashed.Original}, fromOriginals, "reported as a file of the originals' store")
 	assert.Equal(t, []string{kept.Original}, filesOf(t, originals))
 	assert.NotContains(t, filesOf(t, originals), crashed.Original)
 	assert.Equal(t, len(rows.keys()), st.Referenced)

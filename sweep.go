@@ -53,6 +53,12 @@ type SweepOptions struct {
 	// OnDelete, if set, is called with each file deleted (or, in a dry
 	// run, that would be): a key, or the name of a temporary file.
 	OnDelete func(name string, size int64, modTime time.Time)
+
+	// OnDeleteOriginal, if set, is called instead of OnDelete for the
+	// files of the field's Originals store, when it has one apart from
+	// Storage, so that a report can tell the two stores apart (a key is
+	// relative to its store: an S3 store's Prefix is not in it).
+	OnDeleteOriginal func(name string, size int64, modTime time.Time)
 }
 
 // SweepStats counts what Sweep found.
@@ -149,7 +155,10 @@ func (f *PictureField) Sweep(ctx context.Context, opts SweepOptions) (SweepStats
 		stores = append(stores, c.originals)
 	}
 	for i, store := range stores {
-		s := &sweeper{c: c, store: store, variantsOnly: c.apart && i == 0, opts: opts, grace: grace, st: &st}
+		s := &sweeper{c: c, store: store, variantsOnly: c.apart && i == 0, onDelete: opts.OnDelete, opts: opts, grace: grace, st: &st}
+		if c.apart && i == 1 && opts.OnDeleteOriginal != nil {
+			s.onDelete = opts.OnDeleteOriginal
+		}
 		if err := s.sweep(ctx, prefix); err != nil {
 			return st, err
 		}
@@ -176,6 +185,8 @@ type sweeper struct {
 	store Storage // c.storage or c.originals
 	// variantsOnly: store is Storage, and the field has Originals
 	variantsOnly bool
+	// onDelete is opts.OnDelete, or opts.OnDeleteOriginal for Originals.
+	onDelete func(name string, size int64, modTime time.Time)
 	opts         SweepOptions
 	grace        time.Duration
 	st           *SweepStats
@@ -220,8 +231,8 @@ func (s *sweeper) sweep(ctx context.Context, prefix string) error {
 				return nil
 			}
 			st.Temp++
-			if s.opts.OnDelete != nil {
-				s.opts.OnDelete(name, -1, mod)
+			if s.onDelete != nil {
+				s.onDelete(name, -1, mod)
 			}
 			if s.opts.DryRun {
 				return nil
@@ -289,8 +300,8 @@ func (s *sweeper) flush(ctx context.Context) error {
 		}
 		s.st.Deleted++
 		s.st.Bytes += info.Size()
-		if s.opts.OnDelete != nil {
-			s.opts.OnDelete(k, info.Size(), info.ModTime())
+		if s.onDelete != nil {
+			s.onDelete(k, info.Size(), info.ModTime())
 		}
 		if s.opts.DryRun {
 			continue

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -248,9 +249,12 @@ func (m *Main) sweep(ctx context.Context, cf commandFlags, stdout io.Writer) err
 		start := time.Now()
 		opts := pictures.SweepOptions{Recorded: m.db.RecordedPictures, Grace: cf.grace, DryRun: cf.dryRun}
 		if cf.verbose {
-			opts.OnDelete = func(name string, size int64, mod time.Time) {
-				fmt.Fprintf(stdout, "  %s %s (%s, written %s)\n", verb, name, bytesOf(max(size, 0)), mod.UTC().Format(time.RFC3339))
+			report := func(store string) func(string, int64, time.Time) {
+				return func(name string, size int64, mod time.Time) {
+					fmt.Fprintf(stdout, "  %s %s%s (%s, written %s)\n", verb, store, name, bytesOf(max(size, 0)), mod.UTC().Format(time.RFC3339))
+				}
 			}
+			opts.OnDelete, opts.OnDeleteOriginal = report(m.mediaStoreName()), report(m.originalsStoreName())
 		}
 		st, err := f.Sweep(ctx, opts)
 		if err != nil {
@@ -260,4 +264,21 @@ func (m *Main) sweep(ctx context.Context, cf commandFlags, stdout io.Writer) err
 			f.Name, st.Listed, st.Referenced, st.Young, cf.grace, verb, st.Deleted, bytesOf(st.Bytes), st.Temp, st.TempYoung, time.Since(start).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// mediaStoreName and originalsStoreName say where a swept file was, for
+// -v: the S3 prefix (the sweep's names are relative to it), or the data
+// directory's folder.
+func (m *Main) mediaStoreName() string {
+	if m.cfg.S3.Bucket != "" {
+		return m.cfg.S3.Prefix
+	}
+	return "media/"
+}
+
+func (m *Main) originalsStoreName() string {
+	if m.cfg.S3.Bucket != "" {
+		return cmp.Or(m.cfg.S3.OriginalsPrefix, DefaultOriginalsPrefix)
+	}
+	return "originals/"
 }

@@ -390,6 +390,9 @@ func TestReconcileAndSweepScaledOut(t *testing.T) {
 	for _, k := range orphans {
 		require.NoError(t, store.Put(ctx, k, strings.NewReader("x")))
 	}
+	// and an original of a crashed upload, in the originals' store
+	lost := "posts/2020/01/lost-abcdefghijklmnopqrstuvwxyz.jpeg"
+	require.NoError(t, a.post.Originals.Put(ctx, lost, strings.NewReader("x")))
 
 	out := d.command(t, "reconcile", "-dry-run")
 	assert.Contains(t, out, "post.image: 3 pictures, 0 current, 3 to process\n")
@@ -401,12 +404,13 @@ func TestReconcileAndSweepScaledOut(t *testing.T) {
 	}
 
 	out = d.command(t, "sweep", "-dry-run", "-grace", "1ns")
-	assert.Contains(t, out, "; to delete: 2 (")
+	assert.Contains(t, out, "; to delete: 3 (")
 	out = d.command(t, "sweep", "-grace", "1ns", "-v")
-	assert.Contains(t, out, "; deleted: 2 (")
+	assert.Contains(t, out, "; deleted: 3 (")
 	for _, k := range orphans {
-		assert.Contains(t, out, "deleted "+k)
+		assert.Contains(t, out, "deleted media/"+k, "named with the bucket's prefix of the variants")
 	}
+	assert.Contains(t, out, "deleted originals/"+lost, "named with the bucket's prefix of the originals")
 	var want []string
 	for _, p := range mustAll(t, a) {
 		want = append(want, cmp.Or(p.Original, p.Key))
