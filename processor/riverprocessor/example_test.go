@@ -29,15 +29,22 @@ func ExampleQueue() {
 	if err := riverprocessor.Migrate(ctx, pool); err != nil { // once per deploy
 		log.Fatal(err)
 	}
+	field := &pictures.PictureField{Name: "post.image"}
+	// An attempt may take twice the timeout of the largest picture the
+	// field admits (room for a wait in the pixel budget).
+	longest, err := field.MaxJobTimeout()
+	if err != nil {
+		log.Fatal(err)
+	}
 	q, err := riverprocessor.New(pool, riverprocessor.Config{
 		MaxAttempts: 5,
 		Backoff:     5 * time.Second,
-		JobTimeout:  2 * time.Minute,
+		JobTimeout:  2 * longest,
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	field := &pictures.PictureField{Name: "post.image", Processor: q}
+	field.Processor = q
 	pictures.MustRegister(field)
 
 	if len(os.Args) > 1 && os.Args[1] == "worker" {
