@@ -187,10 +187,10 @@ type sweeper struct {
 	variantsOnly bool
 	// onDelete is opts.OnDelete, or opts.OnDeleteOriginal for Originals.
 	onDelete func(name string, size int64, modTime time.Time)
-	opts         SweepOptions
-	grace        time.Duration
-	st           *SweepStats
-	batch        []string
+	opts     SweepOptions
+	grace    time.Duration
+	st       *SweepStats
+	batch    []string
 }
 
 // sweep lists s.store under prefix and deletes what no recorded picture
