@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -70,12 +69,8 @@ func BenchmarkFirstUpload(b *testing.B) {
 		var served, done time.Duration
 		for done == 0 {
 			require.Less(b, time.Since(responded), 10*time.Minute, "the upload was never processed:\n%s", out)
-			if served == 0 {
-				if m := fallbackSrc.FindStringSubmatch(c.get(fmt.Sprintf("/p/%d", id)).body); m != nil {
-					if res := c.get(strings.ReplaceAll(m[1], "&amp;", "&")); res.status == http.StatusOK && res.header.Get("Content-Type") == "image/jpeg" {
-						served = time.Since(responded)
-					}
-				}
+			if served == 0 && c.fallbackServed(id) {
+				served = time.Since(responded)
 			}
 			if served != 0 && c.postJSON(id)["processing"] != true {
 				done = time.Since(responded)

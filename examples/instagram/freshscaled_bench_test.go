@@ -5,19 +5,13 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 )
-
-// presignedFallback finds the src of a rendered picture's <img> once it is
-// a JPEG variant, with the query of a presigned URL.
-var presignedFallback = regexp.MustCompile(`<img[^>]* src="([^"]+\.jpe?g(?:\?[^"]*)?)"`)
 
 // BenchmarkFreshUploadScaledOut is BenchmarkFreshUploadBehindBacklog on a
 // scaled-out deployment: PostgreSQL, versitygw, a web process and one
@@ -65,25 +59,12 @@ func BenchmarkFreshUploadScaledOut(b *testing.B) {
 		require.NoError(b, err)
 		id := c.newPost("just now", upload) // the 303 has arrived
 		start := time.Now()
-		var served time.Duration
-		for served == 0 {
+		for !c.fallbackServed(id) {
 			require.Less(b, time.Since(start), 5*time.Minute, "the fallback was never served")
-			if m := presignedFallback.FindStringSubmatch(c.get(fmt.Sprintf("/p/%d", id)).body); m != nil {
-				if res, err := http.Get(strings.ReplaceAll(m[1], "&amp;", "&")); err == nil {
-					res.Body.Close()
-					if res.StatusCode == http.StatusOK && res.Header.Get("Content-Type") == "image/jpeg" {
-						served = time.Since(start)
-					}
-				}
-			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		waiting := 0
-		for i := int64(1); i <= backlog; i++ {
-			if c.postJSON(i)["processing"] == true {
-				waiting++
-			}
-		}
+		served := time.Since(start)
+		waiting := c.processingPosts(backlog)
 		load, _ := os.ReadFile("/proc/loadavg")
 		b.ReportMetric(served.Seconds(), "fallback_s")
 		b.ReportMetric(float64(waiting), "backlog_waiting")
