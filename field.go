@@ -117,6 +117,15 @@ type PictureField struct {
 	// MaxBytes bounds the size of an upload file. Defaults to 32 MiB.
 	MaxBytes int64
 
+	// ProcessingTimeout bounds the processing of one picture once its
+	// decoded pixels are reserved (see Job.Timeout). Zero means ten times
+	// its estimate on this process's encoder, at least MinJobTimeout: set
+	// it when the estimate does not fit (slower Encoding settings than the
+	// defaults, a host much slower than the development machine, many
+	// jobs sharing few CPUs); a negative value means no bound of the
+	// field's own (the Processor's JobTimeout still bounds an attempt).
+	ProcessingTimeout time.Duration
+
 	// MaxPixels bounds width x height of an upload, checked from its
 	// headers before it is decoded. Defaults to 50 megapixels.
 	MaxPixels int

@@ -278,11 +278,13 @@ func (c *compiled) generate(ctx context.Context, p *Picture, plan []VariantSet, 
 	}
 	defer release()
 	// The job's own time (Job.Timeout) starts now that it has its pixels.
-	timeout := c.jobTimeout(p.Width, p.Height, false)
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w (%v) processing %s", ErrJobTimeout, timeout, p.Key))
-	defer cancel()
+	if timeout := c.jobTimeout(p.Width, p.Height, false); timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w (%v) processing %s", ErrJobTimeout, timeout, p.Key))
+		defer cancel()
+	}
 	if err := c.decodeAndEncode(ctx, p, data, info, plan, todo, current, written); err != nil {
-		if cause := context.Cause(ctx); errors.Is(cause, ErrJobTimeout) {
+		if cause := context.Cause(ctx); errors.Is(cause, ErrJobTimeout) && !errors.Is(err, ErrJobTimeout) {
 			return fmt.Errorf("%w: %w", cause, err)
 		}
 		return err

@@ -24,7 +24,7 @@ func TestJobTimeoutFollowsPixels(t *testing.T) {
 	f := &pictures.PictureField{
 		Name: t.Name(), AspectRatios: []string{"", "1/1", "4/5"}, ContainerWidth: 935, GridColumns: 3,
 		PixelDensities: []int{1, 2, 3}, FileTypes: []string{"AVIF"}, Storage: &storage.Memory{},
-		MaxPixels: 50_000_000, Processor: pictures.ProcessorFunc(func(context.Context, pictures.Job) error { return nil }),
+		MaxWidth: 8192, MaxHeight: 8192, MaxPixels: 50_000_000, Processor: pictures.ProcessorFunc(func(context.Context, pictures.Job) error { return nil }),
 	}
 	require.NoError(t, pictures.Register(f))
 	t.Cleanup(func() { pictures.Unregister(f) })
@@ -43,6 +43,13 @@ func TestJobTimeoutFollowsPixels(t *testing.T) {
 		assert.Greater(t, got, last, "%v: a larger picture has a longer timeout", size)
 		assert.LessOrEqual(t, got, maxTimeout, "%v", size)
 		last = got
+	}
+	// A tall narrow picture makes tall variants, many of them small (the
+	// slower AVIF speed): longer than any 4:3 one, still within the max.
+	for _, size := range [][2]int{{640, 8192}, {8192, 640}, {2000, 8192}, {4608, 8192}} {
+		got, err := f.JobTimeout(size[0], size[1])
+		require.NoError(t, err)
+		assert.LessOrEqual(t, got, maxTimeout, "%v", size)
 	}
 	_, err = f.JobTimeout(0, 10)
 	assert.ErrorIs(t, err, pictures.ErrInvalidArgument)
@@ -116,5 +123,24 @@ func TestProcessingTimesOut(t *testing.T) {
 		assert.False(t, errors.Is(err, pictures.ErrJobTimeout))
 	case <-time.After(time.Minute):
 		t.Fatal("the job did not finish")
+	}
+}
+
+// TestProcessingTimeoutSetting: the field's ProcessingTimeout replaces
+// the estimate's timeout, and a negative one turns it off.
+func TestProcessingTimeoutSetting(t *testing.T) {
+	for _, c := range []struct {
+		set, want time.Duration
+	}{{0, pictures.MinJobTimeout}, {30 * time.Minute, 30 * time.Minute}, {-1, 0}} {
+		f := &pictures.PictureField{Name: t.Name(), FileTypes: []string{"JPEG"}, Storage: &storage.Memory{}, ProcessingTimeout: c.set,
+			Processor: pictures.ProcessorFunc(func(context.Context, pictures.Job) error { return nil })}
+		got, err := f.JobTimeout(640, 480)
+		require.NoError(t, err)
+		assert.Equal(t, c.want, got, "ProcessingTimeout %v", c.set)
+		longest, err := f.MaxJobTimeout()
+		require.NoError(t, err)
+		if c.set != 0 {
+			assert.Equal(t, c.want, longest, "ProcessingTimeout %v", c.set)
+		}
 	}
 }
