@@ -46,7 +46,8 @@ func IsPermanent(err error) bool {
 // Config configures a Pool. The zero value of each field means its default.
 // The fields it shares with riverprocessor.Config, the durable queue's
 // (Workers, MaxAttempts, Backoff, MaxBackoff, JobTimeout, Logger), mean the
-// same there.
+// same there, with other defaults for some (Workers); BacklogWorkers does
+// not (there, backlog jobs run in addition to Workers).
 type Config struct {
 	// Workers is the number of jobs run at once. Defaults to
 	// runtime.GOMAXPROCS(0).

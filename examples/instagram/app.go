@@ -242,10 +242,8 @@ func (m *Main) open(ctx context.Context) (media http.Handler, mediaOrigin string
 		if rc.Workers == 0 && m.cfg.Workers > 0 {
 			rc.Workers = m.cfg.Workers
 		}
-		if rc.JobTimeout == 0 {
-			if rc.JobTimeout, err = defaultJobTimeout(m.post, m.avatar); err != nil {
-				return nil, "", err
-			}
+		if rc, err = withJobTimeout(rc, m.post, m.avatar); err != nil {
+			return nil, "", err
 		}
 		if m.queue, err = riverprocessor.New(m.db.pg, rc); err != nil {
 			return nil, "", err
@@ -266,6 +264,24 @@ func (m *Main) open(ctx context.Context) (media http.Handler, mediaOrigin string
 		return nil, "", err
 	}
 	return media, mediaOrigin, nil
+}
+
+// withJobTimeout returns rc with the app's default JobTimeout if it has
+// none (see defaultJobTimeout); with a RescueAfter but no JobTimeout (a
+// faster rescue asked for), the timeout is at most a minute less.
+func withJobTimeout(rc riverprocessor.Config, fields ...*pictures.PictureField) (riverprocessor.Config, error) {
+	if rc.JobTimeout != 0 {
+		return rc, nil
+	}
+	d, err := defaultJobTimeout(fields...)
+	if err != nil {
+		return rc, err
+	}
+	if rc.RescueAfter > time.Minute {
+		d = min(d, rc.RescueAfter-time.Minute)
+	}
+	rc.JobTimeout = d
+	return rc, nil
 }
 
 // defaultJobTimeout is the River job timeout when -job-timeout is not
@@ -467,7 +483,7 @@ func (m *Main) RunWorker(ctx context.Context) error {
 	log.Info("instagram: worker starting: working jobs; scheduling the pictures not up to date", "took", took())
 	n := m.catchUp(ctx) // as web processes do: a new configuration may start here
 	qc := m.queue.Config()
-	log.Info("instagram: worker ready", "workers", qc.Workers, "job_timeout", qc.JobTimeout, "rescue_after", qc.RescueAfter,
+	log.Info("instagram: worker ready", "workers", qc.Workers, "backlog_workers", qc.BacklogWorkers, "job_timeout", qc.JobTimeout, "rescue_after", qc.RescueAfter,
 		"scheduled", n, "took", took(), "total", time.Since(start).Round(time.Millisecond))
 	return nil
 }

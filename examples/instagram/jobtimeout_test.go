@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopictures/pictures"
+	"github.com/gopictures/pictures/processor/riverprocessor"
 )
 
 // TestJobTimeoutDefault: without -job-timeout, a scaled-out deployment's
@@ -36,6 +37,18 @@ func TestJobTimeoutDefault(t *testing.T) {
 	_, err = parseConfig([]string{"-help"}, func(string) string { return "" }, func(fs *flag.FlagSet) { fs.SetOutput(&help) })
 	require.ErrorIs(t, err, flag.ErrHelp)
 	assert.Contains(t, help.String(), "default "+d.String()+":", "-help gives the default job timeout")
+
+	for _, c := range []struct{ jobTimeout, rescueAfter, want time.Duration }{
+		{0, 0, d},                             // the default
+		{time.Minute, 0, time.Minute},         // -job-timeout
+		{0, 5 * time.Minute, 4 * time.Minute}, // -rescue-after alone: a minute less
+		{0, time.Hour, d},                     // but never more than the default
+		{2 * time.Minute, 3 * time.Minute, 2 * time.Minute},
+	} {
+		rc, err := withJobTimeout(riverprocessor.Config{JobTimeout: c.jobTimeout, RescueAfter: c.rescueAfter}, post, avatar)
+		require.NoError(t, err)
+		assert.Equal(t, c.want, rc.JobTimeout, "-job-timeout %v -rescue-after %v", c.jobTimeout, c.rescueAfter)
+	}
 }
 
 // TestBadFieldConfigIsAnError: a field configuration the library refuses

@@ -79,10 +79,6 @@ func main() {
 	encoder.Stop()
 }
 
-// parseConfig reads the flags, whose defaults come from the environment:
-// INSTAGRAM_ followed by the flag's name in capitals, dashes as
-// underscores. extra adds the flags of a command (commands.go), which the
-// environment does not set.
 // jobTimeoutUsage documents -job-timeout with its default for the app's
 // fields (a configuration error is reported when the fields are
 // registered, not here).
@@ -94,6 +90,10 @@ func jobTimeoutUsage() string {
 	return "with -database, the longest an attempt at a picture's job may take (default " + def + "; a job's processing is also bounded by ten times its own estimate, at least 2m)"
 }
 
+// parseConfig reads the flags, whose defaults come from the environment:
+// INSTAGRAM_ followed by the flag's name in capitals, dashes as
+// underscores. extra adds the flags of a command (commands.go), which the
+// environment does not set.
 func parseConfig(args []string, getenv func(string) string, extra ...func(*flag.FlagSet)) (Config, error) {
 	cfg := Config{Addr: "127.0.0.1:8000", DataDir: "./instagram-data", Demo: true}
 	fs := flag.NewFlagSet("instagram", flag.ContinueOnError)
@@ -104,10 +104,10 @@ func parseConfig(args []string, getenv func(string) string, extra ...func(*flag.
 	fs.Var(prefixList{&cfg.TrustedProxies}, "trusted-proxies", "comma-separated addresses or networks of the reverse proxies in front of the app, such as 127.0.0.1/32: their Forwarded or X-Forwarded-For and X-Forwarded-Proto headers are believed (client address for throttling, HTTPS for Secure cookies)")
 	fs.StringVar(&cfg.DatabaseURL, "database", "", "PostgreSQL URL (postgres://user:pass@host:5432/db): data in PostgreSQL, pictures processed by workers")
 	fs.BoolVar(&cfg.Work, "work", false, "with -database, also process pictures in this web process")
-	fs.IntVar(&cfg.Workers, "workers", 0, "pictures processed at once by this process (default: the number of CPUs; with -database, half of them, at least 1)")
+	fs.IntVar(&cfg.Workers, "workers", 0, "pictures processed at once by this process (default: the number of CPUs; with -database, half of them, at least 1, and as many backlog jobs beside them)")
 	fs.StringVar(&cfg.River.ID, "worker-id", "", "with -database, this process's name in River's job table (default: host name and start time)")
 	fs.DurationVar(&cfg.River.JobTimeout, "job-timeout", 0, jobTimeoutUsage())
-	fs.DurationVar(&cfg.River.RescueAfter, "rescue-after", 0, "with -database, when a job still running is taken as abandoned by a dead worker and retried (default: job-timeout + 1m)")
+	fs.DurationVar(&cfg.River.RescueAfter, "rescue-after", 0, "with -database, when a job still running is taken as abandoned by a dead worker and retried (default: job-timeout + 1m; given alone, the job timeout becomes at most this minus 1m)")
 	fs.DurationVar(&cfg.River.Backoff, "retry-backoff", 0, "with -database, the wait before a failed job's first retry, doubling after (default 5s)")
 	fs.StringVar(&cfg.S3.Bucket, "s3-bucket", "", "store media in this S3 bucket (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
 	fs.StringVar(&cfg.S3.Endpoint, "s3-endpoint", "", "URL of an S3-compatible server (path-style), such as http://127.0.0.1:7070")

@@ -105,11 +105,20 @@ type Config struct {
 	// 14.3 jobs a minute, 11.1 s against 12.5 s.
 	Workers int
 	// BacklogWorkers is how many jobs of the backlog queue (see Queue) a
-	// working process runs at once, besides its Workers of fresh jobs:
-	// a fresh upload arriving while BacklogWorkers backlog jobs run starts
-	// at once, as with processor.Pool's worker kept for fresh jobs. Its
-	// encodes then share the CPUs with the backlog's, and its JPEG
-	// fallback comes first. Default Workers.
+	// working process runs at once, in addition to its Workers of fresh
+	// jobs (unlike processor.Config.BacklogWorkers, which counts among
+	// the pool's Workers): a process runs up to Workers + BacklogWorkers
+	// jobs at once, and a fresh upload arriving while BacklogWorkers
+	// backlog jobs run starts at once, as with processor.Pool's worker
+	// kept for fresh jobs. Its encodes then share the CPUs with the
+	// backlog's, and its JPEG fallback comes first. Default Workers.
+	//
+	// Backlog jobs that a version without the backlog queue enqueued stay
+	// in Queue, and are worked there, by priority, by the Workers of fresh
+	// jobs. A version without the backlog queue never works it: before
+	// rolling back to one, move its waiting jobs back:
+	//
+	//	UPDATE river_job SET queue = 'pictures' WHERE queue = 'pictures_backlog' AND state IN ('available', 'retryable', 'scheduled')
 	BacklogWorkers int
 	// MaxAttempts is how many times a job is tried before it is given up
 	// (discarded, and logged). Default 5.
