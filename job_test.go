@@ -80,14 +80,7 @@ func jobPhoto(tb testing.TB) string {
 	if _, err := os.Stat(path); err == nil {
 		return path
 	}
-	data, err := os.ReadFile("testdata/photos/dandelion.jpg")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	info, err := pipeline.Inspect(data)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	data, info := inspectedPhoto(tb, "testdata/photos/dandelion.jpg")
 	img, err := pipeline.Decode(data, info)
 	if err != nil {
 		tb.Fatal(err)
