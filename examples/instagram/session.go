@@ -12,8 +12,11 @@ import (
 
 // Sessions. The viewer of a request comes from its session cookie
 // (set by startSession, in auth.go). With SQLite, the one web process keeps
-// a small cache that spares the database a lookup per request; logging out
-// or editing the profile forgets its entries at once. With PostgreSQL,
+// a small cache that spares the database a lookup per request. An entry
+// holds only until the database's next write (DB.Generation), as the page
+// cache's do: the viewer's avatar is in it, and processing that avatar is a
+// write, so a cached viewer never shows an avatar staler than the database.
+// Logging out forgets the session's entry at once. With PostgreSQL,
 // several web processes serve the same sessions and another one's cache
 // would outlive a logout there, so every request asks the database (one
 // lookup by primary key).
@@ -49,8 +52,9 @@ func (s *Server) withViewer(next http.Handler) http.Handler {
 		}
 		cache := !s.db.postgres
 		u, ok := User{}, false
+		generation := s.db.Generation() // before reading: a write meanwhile makes the entry stale
 		if cache {
-			u, ok = s.sessions.get(c.Value)
+			u, ok = s.sessions.get(c.Value, generation)
 		}
 		if !ok {
 			u, err = s.db.SessionUser(r.Context(), c.Value)
@@ -63,7 +67,7 @@ func (s *Server) withViewer(next http.Handler) http.Handler {
 				return
 			}
 			if cache {
-				s.sessions.put(c.Value, u)
+				s.sessions.put(c.Value, u, generation)
 			}
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), viewerKey{}, &u)))
@@ -87,36 +91,38 @@ func requireViewer(w http.ResponseWriter, r *http.Request) *User {
 	return u
 }
 
-// sessionCache maps session tokens to their users for a while.
+// sessionCache maps session tokens to their users for a while, and until
+// the database's generation changes.
 type sessionCache struct {
 	mu sync.Mutex
 	m  map[string]cachedSession
 }
 
 type cachedSession struct {
-	user    User
-	expires time.Time
+	user       User
+	generation uint64 // DB.Generation before the user was read
+	expires    time.Time
 }
 
 const sessionCacheTTL = 30 * time.Second
 
-func (c *sessionCache) get(token string) (User, bool) {
+func (c *sessionCache) get(token string, generation uint64) (User, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[token]
-	if !ok || time.Now().After(e.expires) {
+	if !ok || e.generation != generation || time.Now().After(e.expires) {
 		return User{}, false
 	}
 	return e.user, true
 }
 
-func (c *sessionCache) put(token string, u User) {
+func (c *sessionCache) put(token string, u User, generation uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) > 10000 {
 		c.m = make(map[string]cachedSession)
 	}
-	c.m[token] = cachedSession{u, time.Now().Add(sessionCacheTTL)}
+	c.m[token] = cachedSession{u, generation, time.Now().Add(sessionCacheTTL)}
 }
 
 // forget drops a token, or every token of a user when token is "".

@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -99,4 +101,62 @@ func TestNewServerNeeds(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, bcrypt.DefaultCost, s.bcryptCost, "the zero BcryptCost is bcrypt's default")
 	assert.Nil(t, s.cache, "no page cache unless asked")
+}
+
+// TestCachedViewerSeesProcessedAvatar: the viewer of a request comes from
+// the session cache, and the viewer's avatar is in it. Once the avatar is
+// processed, the next page shows its variants in the top bar, even from a
+// session that cached the viewer while the avatar was being processed (the
+// browser test found a stale top-bar avatar for the cache's 30 seconds).
+func TestCachedViewerSeesProcessedAvatar(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := openDB(ctx, filepath.Join(dir, "instagram.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	media := &storage.Dir{Root: filepath.Join(dir, "media"), BaseURL: "/media/"}
+	var held []pictures.Job // jobs run when the test says so
+	hold := pictures.ProcessorFunc(func(_ context.Context, job pictures.Job) error {
+		held = append(held, job)
+		return nil
+	})
+	post, avatar := newPostImage(), newUserAvatar()
+	for _, f := range []*pictures.PictureField{post, avatar} {
+		f.Storage, f.Processor, f.OnProcessed = media, hold, db.SavePicture
+	}
+	require.NoError(t, pictures.Register(post, avatar))
+	t.Cleanup(func() { pictures.Unregister(post, avatar) })
+	s, err := newServer(ServerConfig{DB: db, Post: post, Avatar: avatar, Media: media.Handler(), BcryptCost: bcrypt.MinCost})
+	require.NoError(t, err)
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	newClient := func() *client {
+		jar, _ := cookiejar.New(nil)
+		return &client{t: t, base: srv.URL, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}}
+	}
+	browser, phone := newClient(), newClient()
+	browser.signup("ada")
+	require.Equal(t, http.StatusSeeOther, phone.post("/login", url.Values{"username": {"ada"}, "password": {"correct horse"}}).status)
+
+	topBar := func() string {
+		t.Helper()
+		res := browser.get("/explore")
+		require.Equal(t, http.StatusOK, res.status)
+		_, nav, ok := strings.Cut(res.body, `class="nav-me"`)
+		require.True(t, ok, "the top bar links to the viewer's profile")
+		nav, _, _ = strings.Cut(nav, "</a>")
+		return nav
+	}
+	assert.Contains(t, topBar(), "avatar-none", "no avatar yet")
+	res := phone.upload("/settings", map[string]string{"name": "Ada"}, "avatar", "me.jpg", photo(t, 300, 300))
+	require.Equal(t, http.StatusSeeOther, res.status, res.body)
+	nav := topBar() // cached: the avatar is being processed
+	assert.NotContains(t, nav, "avatar-none")
+	assert.NotContains(t, nav, "<source", "not processed yet: the preview only")
+	require.Len(t, held, 1)
+	require.NoError(t, pictures.Run(ctx, held[0]))
+	nav = topBar()
+	assert.Contains(t, nav, `<source type="image/avif"`, "the processed avatar's variants, not the cached viewer's preview")
 }
