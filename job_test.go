@@ -175,6 +175,11 @@ type jobResult struct {
 	// StartSeconds is the time the warm-up took (the encoders' start and
 	// compilation), before the job's timing.
 	StartSeconds float64 `json:"start_s"`
+	// JobPeakMB is the job process's own peak resident memory, and
+	// EncoderPeakMB the largest of its encoder processes' (each read from
+	// /proc as VmHWM at the job's end).
+	JobPeakMB     float64 `json:"job_peak_mb"`
+	EncoderPeakMB float64 `json:"encoder_peak_mb"`
 	// With PICTURES_JOB_WEBP=1: the WebP files' bytes and their encoder.
 	WebPBytes   int64  `json:"webp_bytes,omitempty"`
 	WebPBackend string `json:"webp_backend,omitempty"`
@@ -272,7 +277,10 @@ func TestJobChild(t *testing.T) {
 	}
 	backend := encoder.Describe()
 	res := jobResult{Seconds: time.Since(start).Seconds(), Backend: backend.Library, Processes: backend.Processes,
-		JobCPU: treeCPU(os.Getpid()) - cpu, StartSeconds: warmed}
+		JobCPU: treeCPU(os.Getpid()) - cpu, StartSeconds: warmed, JobPeakMB: peakRSS(os.Getpid())}
+	for _, pid := range childPIDs(os.Getpid()) {
+		res.EncoderPeakMB = max(res.EncoderPeakMB, peakRSS(pid))
+	}
 	if jobWebP() {
 		res.WebPBackend = encoder.DescribeWebP().Library
 	}
@@ -365,6 +373,38 @@ func treeCPU(pid int) float64 {
 	return float64(ticks) / 100
 }
 
+// peakRSS is the peak resident memory of a live process (VmHWM), in MB.
+func peakRSS(pid int) float64 {
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// childPIDs lists the live child processes of pid.
+func childPIDs(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if n, err := strconv.Atoi(e.Name()); err == nil && len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			pids = append(pids, n)
+		}
+	}
+	return pids
+}
+
 // peakTreeRSS samples the memory of a process tree until done is closed
 // and returns its peak, in MB.
 func peakTreeRSS(pid int, done <-chan struct{}) <-chan float64 {
@@ -399,7 +439,7 @@ func maxRSS(ps *os.ProcessState) float64 {
 // outputs with `vips thumbnail` at the same encoder effort (vips effort =
 // 9 - aom speed), and prints
 //
-//	job backend=<name> go_s=<s> vips_s=<s> ratio=<go/vips> go_cpu_s=<s> vips_cpu_s=<s> cpu_ratio=<go/vips> go_peak_mb=<MB> vips_peak_mb=<MB> bytes=<go AVIF total> vips_bytes=<vips AVIF total> jpeg_bytes=<go JPEG fallbacks> vips_jpeg_bytes=<vips JPEG fallbacks>
+//	job backend=<name> go_s=<s> vips_s=<s> ratio=<go/vips> go_cpu_s=<s> vips_cpu_s=<s> cpu_ratio=<go/vips> go_peak_mb=<MB> job_peak_mb=<MB> encoder_peak_mb=<MB> vips_peak_mb=<MB> bytes=<go AVIF total> vips_bytes=<vips AVIF total> jpeg_bytes=<go JPEG fallbacks> vips_jpeg_bytes=<vips JPEG fallbacks>
 //
 // Both sides make the 18 AVIF files and the JPEG fallback of each ratio
 // (3 files), as a field with FileTypes AVIF does. vips runs GOMAXPROCS
@@ -407,7 +447,11 @@ func maxRSS(ps *os.ProcessState) float64 {
 // CPU is the user + system time of its processes, the Go side's that of
 // the job's process and its encoder processes during the job (their
 // start and WebAssembly compilation, a running server's fixed cost, come
-// before the timing and are logged apart). vips_peak_mb adds up the
+// before the timing and are logged apart). go_peak_mb is the peak of the
+// job's process and its encoder processes together, sampled; job_peak_mb
+// the job process's own peak and encoder_peak_mb the largest encoder
+// process's (their sum can exceed go_peak_mb: the peaks need not
+// coincide). vips_peak_mb adds up the
 // largest peaks of as many vips processes as ran at once.
 //
 // Run it with `go test -run '^$' -bench Job -benchtime 1x .` (and
@@ -516,9 +560,9 @@ func BenchmarkJob(b *testing.B) {
 		if res.Processes > 0 {
 			backend += fmt.Sprintf("+%dprocesses", res.Processes)
 		}
-		line := fmt.Sprintf("job backend=%s go_s=%.2f vips_s=%.2f ratio=%.2f go_cpu_s=%.2f vips_cpu_s=%.2f cpu_ratio=%.2f go_peak_mb=%.0f vips_peak_mb=%.0f bytes=%d vips_bytes=%d jpeg_bytes=%d vips_jpeg_bytes=%d",
+		line := fmt.Sprintf("job backend=%s go_s=%.2f vips_s=%.2f ratio=%.2f go_cpu_s=%.2f vips_cpu_s=%.2f cpu_ratio=%.2f go_peak_mb=%.0f job_peak_mb=%.0f encoder_peak_mb=%.0f vips_peak_mb=%.0f bytes=%d vips_bytes=%d jpeg_bytes=%d vips_jpeg_bytes=%d",
 			backend, res.Seconds, vipsSeconds, res.Seconds/vipsSeconds, res.JobCPU, vips.cpu, res.JobCPU/vips.cpu,
-			goPeak, vips.peak, res.Bytes, vips.bytes[".avif"], res.JPEGBytes, vips.bytes[".jpeg"])
+			goPeak, res.JobPeakMB, res.EncoderPeakMB, vips.peak, res.Bytes, vips.bytes[".avif"], res.JPEGBytes, vips.bytes[".jpeg"])
 		if jobWebP() {
 			line += fmt.Sprintf(" webp_backend=%s webp_bytes=%d vips_webp_bytes=%d", res.WebPBackend, res.WebPBytes, vips.bytes[".webp"])
 		}
