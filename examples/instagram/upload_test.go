@@ -26,29 +26,51 @@ import (
 // (pictures.Synchronous): the job's OnProcessed then runs right after the
 // row is written, and the variants it reports must be recorded, for a new
 // post and for a new avatar alike. A store that fails leaves no file.
-func TestUploadRecordsJobsThatFinishFirst(t *testing.T) {
-	ctx := context.Background()
+// An uploadServer serves the app over a fresh SQLite database and media
+// directory, with its fields' jobs given to proc.
+type uploadServer struct {
+	db           *DB
+	media        *storage.Dir
+	post, avatar *pictures.PictureField
+	srv          *httptest.Server
+	t            *testing.T
+}
+
+func newUploadServer(t *testing.T, proc pictures.Processor, logger *slog.Logger) *uploadServer {
+	t.Helper()
 	dir := t.TempDir()
-	db, err := openDB(ctx, filepath.Join(dir, "instagram.db"))
+	db, err := openDB(context.Background(), filepath.Join(dir, "instagram.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	media := &storage.Dir{Root: filepath.Join(dir, "media"), BaseURL: "/media/"}
 	post, avatar := newPostImage(), newUserAvatar()
 	for _, f := range []*pictures.PictureField{post, avatar} {
-		f.Storage, f.Processor, f.OnProcessed = media, pictures.Synchronous, db.SavePicture
+		f.Storage, f.Processor, f.OnProcessed = media, proc, db.SavePicture
 	}
 	require.NoError(t, pictures.Register(post, avatar))
 	t.Cleanup(func() { pictures.Unregister(post, avatar) })
-	var logs syncbuf.Buffer
-	s, err := newServer(ServerConfig{DB: db, Post: post, Avatar: avatar, Media: media.Handler(),
-		Logger: slog.New(slog.NewTextHandler(&logs, nil)), BcryptCost: bcrypt.MinCost})
+	s, err := newServer(ServerConfig{DB: db, Post: post, Avatar: avatar, Media: media.Handler(), Logger: logger, BcryptCost: bcrypt.MinCost})
 	require.NoError(t, err)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
+	return &uploadServer{db: db, media: media, post: post, avatar: avatar, srv: srv, t: t}
+}
+
+// client returns a client of its own cookies, which does not follow
+// redirects.
+func (u *uploadServer) client() *client {
 	jar, _ := cookiejar.New(nil)
-	c := &client{t: t, base: srv.URL, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+	return &client{t: u.t, base: u.srv.URL, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}}
+}
+
+func TestUploadRecordsJobsThatFinishFirst(t *testing.T) {
+	ctx := context.Background()
+	var logs syncbuf.Buffer
+	u := newUploadServer(t, pictures.Synchronous, slog.New(slog.NewTextHandler(&logs, nil)))
+	db, media, post, avatar := u.db, u.media, u.post, u.avatar
+	c := u.client()
 	c.signup("ada")
 
 	id := c.newPost("processed at once", photo(t, 400, 500))
@@ -59,9 +81,9 @@ func TestUploadRecordsJobsThatFinishFirst(t *testing.T) {
 
 	res := c.upload("/settings", map[string]string{"name": "Ada"}, "avatar", "me.jpg", photo(t, 300, 300))
 	require.Equal(t, http.StatusSeeOther, res.status, res.body)
-	u, err := db.Profile(ctx, "ada", 0)
+	user, err := db.Profile(ctx, "ada", 0)
 	require.NoError(t, err)
-	assert.True(t, avatar.Current(u.Avatar), "the user records the avatar's variants: %+v", u.Avatar)
+	assert.True(t, avatar.Current(user.Avatar), "the user records the avatar's variants: %+v", user.Avatar)
 
 	// Without the posts table, storing the row fails, and the original is
 	// deleted again.
@@ -110,33 +132,13 @@ func TestNewServerNeeds(t *testing.T) {
 // browser test found a stale top-bar avatar for the cache's 30 seconds).
 func TestCachedViewerSeesProcessedAvatar(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := openDB(ctx, filepath.Join(dir, "instagram.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	media := &storage.Dir{Root: filepath.Join(dir, "media"), BaseURL: "/media/"}
 	var held []pictures.Job // jobs run when the test says so
 	hold := pictures.ProcessorFunc(func(_ context.Context, job pictures.Job) error {
 		held = append(held, job)
 		return nil
 	})
-	post, avatar := newPostImage(), newUserAvatar()
-	for _, f := range []*pictures.PictureField{post, avatar} {
-		f.Storage, f.Processor, f.OnProcessed = media, hold, db.SavePicture
-	}
-	require.NoError(t, pictures.Register(post, avatar))
-	t.Cleanup(func() { pictures.Unregister(post, avatar) })
-	s, err := newServer(ServerConfig{DB: db, Post: post, Avatar: avatar, Media: media.Handler(), BcryptCost: bcrypt.MinCost})
-	require.NoError(t, err)
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
-	newClient := func() *client {
-		jar, _ := cookiejar.New(nil)
-		return &client{t: t, base: srv.URL, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		}}}
-	}
-	browser, phone := newClient(), newClient()
+	u := newUploadServer(t, hold, nil)
+	browser, phone := u.client(), u.client()
 	browser.signup("ada")
 	require.Equal(t, http.StatusSeeOther, phone.post("/login", url.Values{"username": {"ada"}, "password": {"correct horse"}}).status)
 
