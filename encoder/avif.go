@@ -165,6 +165,15 @@ func encodeHere(w io.Writer, j job) error {
 // always explicit: the zero avif.Options means speed 0 and 4:4:4, seconds
 // per small image.
 func avifHere(w io.Writer, img *image.RGBA, quality, speed int) error {
+	if wasmEncode != nil && avif.Dynamic() != nil {
+		data, err := wasmEncode(img, quality, speed)
+		if err != nil {
+			return err
+		}
+		tagSRGB(data)
+		_, err = w.Write(data)
+		return err
+	}
 	var buf bytes.Buffer
 	err := avif.Encode(&buf, img, avif.Options{
 		Quality:           quality,

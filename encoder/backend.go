@@ -11,10 +11,11 @@ import (
 // A Backend says how AVIF (or WebP) images are encoded, and why.
 type Backend struct {
 	// Library is the encoder. For AVIF: "libavif" (a system libavif 1.1 or
-	// later, loaded at start-up), "wasm" (the WebAssembly build embedded in
-	// github.com/gen2brain/avif, compiled by wazero: several times slower,
-	// and it pauses the whole Go process while it runs) or "wasm2go" (the
-	// same translated to Go, with -tags wasm2go). For WebP: "libwebp" (a
+	// later, loaded at start-up), "wasm" (this module's WebAssembly build
+	// of libavif and libaom, encoder/internal/avifwasm, compiled by wazero
+	// at first use: slower than libavif, and its machine code cannot be
+	// preempted by the Go scheduler) or "wasm2go" (gen2brain/avif's
+	// WebAssembly build translated to Go, with -tags wasm2go). For WebP: "libwebp" (a
 	// system libwebp, loaded at start-up) or "wasm" (the WebAssembly build
 	// embedded in github.com/gen2brain/webp, compiled by wazero, with or
 	// without -tags wasm2go).
@@ -30,7 +31,7 @@ type Backend struct {
 func Describe() Backend {
 	b := Backend{Library: "libavif", Reason: "system libavif"}
 	if err := avif.Dynamic(); err != nil {
-		b.Library, b.Reason = wasmBackend, "no system libavif 1.1 or later: "+err.Error()
+		b.Library, b.Reason = wasmBackend, wasmBuild+"; no system libavif 1.1 or later: "+err.Error()
 	}
 	return b.withProcesses()
 }

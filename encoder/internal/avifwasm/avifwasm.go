@@ -1,10 +1,9 @@
 // Package avifwasm encodes AVIF with a WebAssembly build of libavif and
 // libaom made for this module (build/build.sh: -O3, WebAssembly SIMD, bulk
-// memory), run by wazero. It is to replace gen2brain/avif's WebAssembly
-// build as the encoder package's backend when no system libavif is found;
-// the encoder package does not call it yet. It is the same libavif 1.4.2 and libaom 3.14.1 as
-// github.com/gen2brain/avif embeds, so its files are the same, byte for
-// byte; it is faster for two reasons:
+// memory), run by wazero. The encoder package uses it when no system
+// libavif is found (except with -tags wasm2go). It is the same libavif
+// 1.4.2 and libaom 3.14.1 as github.com/gen2brain/avif embeds, so its
+// files are the same, byte for byte; it is faster for two reasons:
 //
 //   - the build: gen2brain/avif's is optimised for size (-Os) and scalar;
 //   - the memory: each encode runs in a fresh instance whose linear memory
