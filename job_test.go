@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -172,6 +173,9 @@ type jobResult struct {
 	// JobCPU is the user + system seconds of the job's process and its
 	// encoder processes during the job (the warm-up left out).
 	JobCPU float64 `json:"job_cpu_s"`
+	// SelfCPU is the part of JobCPU spent in the job's process: decoding,
+	// resizing, the JPEG fallbacks, and talking to the encoder processes.
+	SelfCPU float64 `json:"self_cpu_s"`
 	// StartSeconds is the time the warm-up took (the encoders' start and
 	// compilation), before the job's timing.
 	StartSeconds float64 `json:"start_s"`
@@ -270,14 +274,21 @@ func TestJobChild(t *testing.T) {
 		todo = append(todo, variantID{r, "JPEG", fallbacks[r]})
 	}
 	p := Picture{Field: "job", Key: "photo.jpeg", Width: 4000, Height: 3000, Preview: "-"}
-	start, cpu := time.Now(), treeCPU(os.Getpid())
+	// The peaks during the job alone: VmHWM reset (clear_refs 5) after
+	// the warm-up, whose compilations peak higher than the steady state;
+	// BenchmarkJob samples the whole tree from this line on.
+	for _, pid := range append(childPIDs(os.Getpid()), os.Getpid()) {
+		os.WriteFile("/proc/"+strconv.Itoa(pid)+"/clear_refs", []byte("5"), 0)
+	}
+	fmt.Println(jobStarts)
+	start, cpu, self := time.Now(), treeCPU(os.Getpid()), procCPU(os.Getpid(), false)
 	warmed := start.Sub(warm).Seconds()
 	if err := c.generate(ctx, &p, plan, todo, nil, map[variantID]bool{}); err != nil {
 		t.Fatal(err)
 	}
 	backend := encoder.Describe()
 	res := jobResult{Seconds: time.Since(start).Seconds(), Backend: backend.Library, Processes: backend.Processes,
-		JobCPU: treeCPU(os.Getpid()) - cpu, StartSeconds: warmed, JobPeakMB: peakRSS(os.Getpid())}
+		JobCPU: treeCPU(os.Getpid()) - cpu, SelfCPU: procCPU(os.Getpid(), false) - self, StartSeconds: warmed, JobPeakMB: peakRSS(os.Getpid())}
 	for _, pid := range childPIDs(os.Getpid()) {
 		res.EncoderPeakMB = max(res.EncoderPeakMB, peakRSS(pid))
 	}
@@ -351,7 +362,11 @@ func treeRSS(pid int) int64 {
 // treeCPU returns the user + system CPU seconds of process pid and its
 // live child processes, from /proc (in clock ticks of 1/100 s, Linux's
 // USER_HZ).
-func treeCPU(pid int) float64 {
+func treeCPU(pid int) float64 { return procCPU(pid, true) }
+
+// procCPU returns the user + system seconds of process pid, and of its
+// children too if children is set, from /proc.
+func procCPU(pid int, children bool) float64 {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0
@@ -364,7 +379,7 @@ func treeCPU(pid int) float64 {
 		}
 		// pid (comm) state ppid ...: fields[1] is ppid, [11] utime, [12] stime.
 		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if n, _ := strconv.Atoi(e.Name()); len(f) > 12 && (n == pid || f[1] == strconv.Itoa(pid)) {
+		if n, _ := strconv.Atoi(e.Name()); len(f) > 12 && (n == pid || children && f[1] == strconv.Itoa(pid)) {
 			u, _ := strconv.ParseInt(f[11], 10, 64)
 			s, _ := strconv.ParseInt(f[12], 10, 64)
 			ticks += u + s
@@ -406,18 +421,23 @@ func childPIDs(pid int) []int {
 }
 
 // peakTreeRSS samples the memory of a process tree until done is closed
-// and returns its peak, in MB.
-func peakTreeRSS(pid int, done <-chan struct{}) <-chan float64 {
-	out := make(chan float64, 1)
+// and returns its peak, in MB, and its peak since from first returned
+// true (if from is not nil).
+func peakTreeRSS(pid int, done <-chan struct{}, from func() bool) <-chan [2]float64 {
+	out := make(chan [2]float64, 1)
 	go func() {
-		var peak int64
+		var peak, since int64
 		t := time.NewTicker(10 * time.Millisecond)
 		defer t.Stop()
 		for {
-			peak = max(peak, treeRSS(pid))
+			rss := treeRSS(pid)
+			peak = max(peak, rss)
+			if from != nil && from() {
+				since = max(since, rss)
+			}
 			select {
 			case <-done:
-				out <- float64(peak) / (1 << 20)
+				out <- [2]float64{float64(peak) / (1 << 20), float64(since) / (1 << 20)}
 				return
 			case <-t.C:
 			}
@@ -425,6 +445,37 @@ func peakTreeRSS(pid int, done <-chan struct{}) <-chan float64 {
 	}()
 	return out
 }
+
+// jobStarts is the line TestJobChild prints when the job starts, after
+// its warm-up.
+const jobStarts = "JOBSTARTS"
+
+// markedBuffer is a buffer, safe for concurrent use, that tells whether a
+// mark has been written to it.
+type markedBuffer struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	mark []byte
+	seen atomic.Bool
+}
+
+func (m *markedBuffer) Write(p []byte) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, err := m.buf.Write(p)
+	if !m.seen.Load() && bytes.Contains(m.buf.Bytes(), m.mark) {
+		m.seen.Store(true)
+	}
+	return n, err
+}
+
+func (m *markedBuffer) Bytes() []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.buf.Bytes()
+}
+
+func (m *markedBuffer) marked() bool { return m.seen.Load() }
 
 // maxRSS is the peak resident memory of a finished child, in MB.
 func maxRSS(ps *os.ProcessState) float64 {
@@ -439,7 +490,7 @@ func maxRSS(ps *os.ProcessState) float64 {
 // outputs with `vips thumbnail` at the same encoder effort (vips effort =
 // 9 - aom speed), and prints
 //
-//	job backend=<name> go_s=<s> vips_s=<s> ratio=<go/vips> go_cpu_s=<s> vips_cpu_s=<s> cpu_ratio=<go/vips> go_peak_mb=<MB> job_peak_mb=<MB> encoder_peak_mb=<MB> vips_peak_mb=<MB> bytes=<go AVIF total> vips_bytes=<vips AVIF total> jpeg_bytes=<go JPEG fallbacks> vips_jpeg_bytes=<vips JPEG fallbacks>
+//	job backend=<name> go_s=<s> vips_s=<s> ratio=<go/vips> go_cpu_s=<s> job_cpu_s=<s> vips_cpu_s=<s> cpu_ratio=<go/vips> go_peak_mb=<MB> during_job_mb=<MB> job_peak_mb=<MB> encoder_peak_mb=<MB> vips_peak_mb=<MB> bytes=<go AVIF total> vips_bytes=<vips AVIF total> jpeg_bytes=<go JPEG fallbacks> vips_jpeg_bytes=<vips JPEG fallbacks>
 //
 // Both sides make the 18 AVIF files and the JPEG fallback of each ratio
 // (3 files), as a field with FileTypes AVIF does. vips runs GOMAXPROCS
@@ -447,12 +498,15 @@ func maxRSS(ps *os.ProcessState) float64 {
 // CPU is the user + system time of its processes, the Go side's that of
 // the job's process and its encoder processes during the job (their
 // start and WebAssembly compilation, a running server's fixed cost, come
-// before the timing and are logged apart). go_peak_mb is the peak of the
-// job's process and its encoder processes together, sampled; job_peak_mb
-// the job process's own peak and encoder_peak_mb the largest encoder
-// process's (their sum can exceed go_peak_mb: the peaks need not
-// coincide). vips_peak_mb adds up the
-// largest peaks of as many vips processes as ran at once.
+// before the timing and are logged apart); job_cpu_s is the part spent in
+// the job's process (decode, resize, JPEG fallbacks, pipes). go_peak_mb is
+// the peak of the job's process and its encoder processes together,
+// sampled every 10 ms from the child's start, and during_job_mb the same
+// from the end of the warm-up; job_peak_mb is the job process's own peak
+// and encoder_peak_mb the largest encoder process's, both during the job
+// (their sum can exceed during_job_mb: the peaks need not coincide).
+// vips_peak_mb adds up the largest peaks of as many vips processes as ran
+// at once.
 //
 // Run it with `go test -run '^$' -bench Job -benchtime 1x .` (and
 // -tags wasm2go for that backend). PICTURES_JOB_SPEED sets the AVIF speed
@@ -504,13 +558,13 @@ func BenchmarkJob(b *testing.B) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestJobChild$", "-test.v")
 		cmd.Env = append(os.Environ(), "PICTURES_JOB_DIR="+dir, "PICTURES_JOB_INPUT="+input,
 			"PICTURES_JOB_SPEED="+strconv.Itoa(opts.AVIFSpeed), "PICTURES_JOB_SMALL_SPEED="+strconv.Itoa(opts.AVIFSmallSpeed))
-		var output bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &output, &output
+		output := &markedBuffer{mark: []byte(jobStarts)}
+		cmd.Stdout, cmd.Stderr = output, output
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
 		done := make(chan struct{})
-		sampled := peakTreeRSS(cmd.Process.Pid, done)
+		sampled := peakTreeRSS(cmd.Process.Pid, done, output.marked)
 		err := cmd.Wait()
 		close(done)
 		out := output.Bytes()
@@ -525,7 +579,8 @@ func BenchmarkJob(b *testing.B) {
 		}
 		// The job's process and its AVIF encoder processes together;
 		// rusage alone would miss the encoder processes.
-		goPeak := max(<-sampled, maxRSS(cmd.ProcessState))
+		peaks := <-sampled
+		goPeak, duringJob := max(peaks[0], maxRSS(cmd.ProcessState)), peaks[1]
 
 		// vips, one thumbnail per output, as its documentation does it,
 		// as many at once as the Go job encodes at once (GOMAXPROCS).
@@ -560,9 +615,9 @@ func BenchmarkJob(b *testing.B) {
 		if res.Processes > 0 {
 			backend += fmt.Sprintf("+%dprocesses", res.Processes)
 		}
-		line := fmt.Sprintf("job backend=%s go_s=%.2f vips_s=%.2f ratio=%.2f go_cpu_s=%.2f vips_cpu_s=%.2f cpu_ratio=%.2f go_peak_mb=%.0f job_peak_mb=%.0f encoder_peak_mb=%.0f vips_peak_mb=%.0f bytes=%d vips_bytes=%d jpeg_bytes=%d vips_jpeg_bytes=%d",
-			backend, res.Seconds, vipsSeconds, res.Seconds/vipsSeconds, res.JobCPU, vips.cpu, res.JobCPU/vips.cpu,
-			goPeak, res.JobPeakMB, res.EncoderPeakMB, vips.peak, res.Bytes, vips.bytes[".avif"], res.JPEGBytes, vips.bytes[".jpeg"])
+		line := fmt.Sprintf("job backend=%s go_s=%.2f vips_s=%.2f ratio=%.2f go_cpu_s=%.2f job_cpu_s=%.2f vips_cpu_s=%.2f cpu_ratio=%.2f go_peak_mb=%.0f during_job_mb=%.0f job_peak_mb=%.0f encoder_peak_mb=%.0f vips_peak_mb=%.0f bytes=%d vips_bytes=%d jpeg_bytes=%d vips_jpeg_bytes=%d",
+			backend, res.Seconds, vipsSeconds, res.Seconds/vipsSeconds, res.JobCPU, res.SelfCPU, vips.cpu, res.JobCPU/vips.cpu,
+			goPeak, duringJob, res.JobPeakMB, res.EncoderPeakMB, vips.peak, res.Bytes, vips.bytes[".avif"], res.JPEGBytes, vips.bytes[".jpeg"])
 		if jobWebP() {
 			line += fmt.Sprintf(" webp_backend=%s webp_bytes=%d vips_webp_bytes=%d", res.WebPBackend, res.WebPBytes, vips.bytes[".webp"])
 		}
@@ -789,13 +844,13 @@ func BenchmarkUploads(b *testing.B) {
 			b.Fatal(err)
 		}
 		done := make(chan struct{})
-		sampled := peakTreeRSS(cmd.Process.Pid, done)
+		sampled := peakTreeRSS(cmd.Process.Pid, done, nil)
 		err := cmd.Wait()
 		close(done)
 		if err != nil {
 			b.Fatalf("load child: %v\n%s", err, output.Bytes())
 		}
-		peak := max(<-sampled, maxRSS(cmd.ProcessState))
+		peak := max((<-sampled)[0], maxRSS(cmd.ProcessState))
 		var saved, total float64
 		for _, line := range strings.Split(output.String(), "\n") {
 			if rest, ok := strings.CutPrefix(line, "LOADRESULT "); ok {
