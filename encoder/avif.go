@@ -19,8 +19,9 @@ import (
 // encodes in an encoder process when Init was called and the Config does
 // not say otherwise, and in this process otherwise, or when no process
 // can be started (the first failure is logged with log/slog's default
-// logger, and Describe reports the last one). It waits while as many encodes run as there are
-// processes (in-process: GOMAXPROCS). When ctx ends it returns at once;
+// logger, and Describe reports the last one). It waits while as many
+// encodes run as the processes have lanes (Config.Processes *
+// Config.EncodesPerProcess; in-process: GOMAXPROCS). When ctx ends it returns at once;
 // an encode already running in a process is left to finish (for up to 10
 // s, then the process is killed) and dropped, so that the process serves
 // the next encode: starting another costs a WebAssembly compilation.
@@ -84,7 +85,7 @@ var cancelGrace = 10 * time.Second
 // whose WebAssembly compilation costs seconds of CPU, and far more on the
 // loaded machine where requests time out, so that killing on every
 // timeout makes the next requests time out too.
-func (p *pool) run(ctx context.Context, pr *process, j job) (_ []byte, err error) {
+func (p *pool) run(ctx context.Context, pr *lane, j job) (_ []byte, err error) {
 	later := false
 	defer func() {
 		if !later {
@@ -96,7 +97,7 @@ func (p *pool) run(ctx context.Context, pr *process, j job) (_ []byte, err error
 	}
 	for attempt := 1; ; attempt++ {
 		if !pr.running() {
-			err := pr.start(p.settings())
+			err := p.attach(pr)
 			p.mu.Lock()
 			p.startErr = err
 			p.mu.Unlock()
@@ -127,7 +128,7 @@ func (p *pool) run(ctx context.Context, pr *process, j job) (_ []byte, err error
 			}
 			// The process died (out of memory, killed): start a new one
 			// and try once more.
-			pr.kill()
+			p.detach(pr, true)
 			if attempt == 2 {
 				return nil, fmt.Errorf("encoder: the encoder process failed twice: %w", res.err)
 			}
@@ -140,10 +141,10 @@ func (p *pool) run(ctx context.Context, pr *process, j job) (_ []byte, err error
 				case res := <-ch:
 					var encErr encodeError
 					if res.err != nil && !errors.As(res.err, &encErr) {
-						pr.kill() // it died meanwhile
+						p.detach(pr, true) // it died meanwhile
 					}
 				case <-t.C:
-					pr.kill()
+					p.detach(pr, true)
 					<-ch
 				}
 				p.release(pr)

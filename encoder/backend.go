@@ -23,6 +23,9 @@ type Backend struct {
 	// Processes is the number of encoder processes; 0 means encoding in
 	// this process.
 	Processes int
+	// EncodesPerProcess is the number of encodes each encoder process
+	// runs at once (0 in-process).
+	EncodesPerProcess int
 	// Reason says why this library, and why this number of processes.
 	Reason string
 }
@@ -53,16 +56,25 @@ func (b Backend) withProcesses() Backend {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	b.Processes = p.wanted()
+	if b.Processes > 0 {
+		b.EncodesPerProcess = p.perProcess()
+	}
 	var why string
 	switch {
 	case !initialized.Load():
 		why = "encoder.Init not called"
 	case p.cfg.InProcess:
 		why = "Config.InProcess"
+	case p.cfg.Processes > 0 && p.cfg.EncodesPerProcess > 0:
+		why = fmt.Sprintf("Config.Processes %d, Config.EncodesPerProcess %d", p.cfg.Processes, p.cfg.EncodesPerProcess)
 	case p.cfg.Processes > 0:
 		why = fmt.Sprintf("Config.Processes %d", p.cfg.Processes)
+	case p.cfg.EncodesPerProcess > 0:
+		why = fmt.Sprintf("Config.EncodesPerProcess %d", p.cfg.EncodesPerProcess)
 	case b.Library == "libavif":
 		why = "default with libavif, which uses every CPU itself"
+	case b.Library == "wasm" && wasmFrame != nil:
+		why = fmt.Sprintf("default with this module's WebAssembly build: one process, GOMAXPROCS %d encodes at once", runtime.GOMAXPROCS(0))
 	default:
 		why = fmt.Sprintf("default with WebAssembly: GOMAXPROCS %d", runtime.GOMAXPROCS(0))
 	}
@@ -81,6 +93,9 @@ func (b Backend) String() string {
 		where = "in 1 encoder process"
 	case b.Processes > 1:
 		where = fmt.Sprintf("in %d encoder processes", b.Processes)
+	}
+	if b.EncodesPerProcess > 1 {
+		where += fmt.Sprintf(", %d encodes at once in each", b.EncodesPerProcess)
 	}
 	return fmt.Sprintf("%s %s (%s)", b.Library, where, b.Reason)
 }

@@ -15,3 +15,6 @@ var wasmEncode func(img *image.RGBA, quality, speed int) ([]byte, error)
 
 // wasmBuild describes it, for Describe.
 const wasmBuild = "gen2brain/avif's WebAssembly build translated to Go"
+
+// wasmFrame is nil: gen2brain/avif's encoder takes an image.
+var wasmFrame func(w, h int) (frame, error)

@@ -16,3 +16,7 @@ var wasmEncode = avifwasm.Encode
 // wasmBuild describes it, for Describe.
 const wasmBuild = "this module's WebAssembly build of libavif " + avifwasm.LibavifVersion +
 	" and libaom " + avifwasm.AomVersion + " (SIMD, memory off the Go heap)"
+
+// wasmFrame makes an AVIF encode of this module's WebAssembly build,
+// whose pixels an encoder process reads straight into its memory.
+var wasmFrame = func(w, h int) (frame, error) { return avifwasm.NewFrame(w, h) }

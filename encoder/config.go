@@ -7,11 +7,23 @@ import (
 
 // Config sets up the encoder processes. Its zero value means the defaults.
 type Config struct {
-	// Processes is the number of encoder processes, and so of AVIF
-	// encodes that run at once. Defaults to 1 with a system libavif (whose
-	// encoder uses every CPU itself) and to GOMAXPROCS with the
-	// single-threaded WebAssembly builds. It must not be negative.
+	// Processes is the number of encoder processes. Defaults to 1 with a
+	// system libavif (whose encoder uses every CPU itself) and with this
+	// module's WebAssembly build, and to GOMAXPROCS with -tags wasm2go. It
+	// must not be negative.
 	Processes int
+	// EncodesPerProcess is the number of encodes each encoder process runs
+	// at once, on as many goroutines: at most Processes *
+	// EncodesPerProcess encodes run at once. Defaults to GOMAXPROCS with
+	// this module's WebAssembly build when Processes is 0 too (one
+	// process, whose runtime and compiled encoder its encodes share:
+	// about 50 MB and 2 s of CPU less than a process each; their memory
+	// is off the Go heap, so its collector seldom runs), and to 1
+	// otherwise. More than one suits only that build: gen2brain/avif's
+	// and gen2brain/webp's keep the encoder's memory on the Go heap, whose
+	// collector, to stop the world, would wait for every encode in
+	// progress. It must not be negative.
+	EncodesPerProcess int
 	// InProcess encodes in this process, at most GOMAXPROCS at once,
 	// instead of in encoder processes. Processes must then be 0.
 	InProcess bool
@@ -37,6 +49,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("encoder: Config.Processes must not be negative, got %d", c.Processes)
 	case c.InProcess && c.Processes != 0:
 		return fmt.Errorf("encoder: Config.Processes must be 0 with InProcess, got %d", c.Processes)
+	case c.EncodesPerProcess < 0:
+		return fmt.Errorf("encoder: Config.EncodesPerProcess must not be negative, got %d", c.EncodesPerProcess)
+	case c.InProcess && c.EncodesPerProcess != 0:
+		return fmt.Errorf("encoder: Config.EncodesPerProcess must be 0 with InProcess, got %d", c.EncodesPerProcess)
 	case c.Nice < -1 || c.Nice > 19:
 		return fmt.Errorf("encoder: Config.Nice must be between -1 and 19, got %d", c.Nice)
 	case c.IdleTimeout < 0:

@@ -51,19 +51,27 @@
 // Decoding and resizing stay in the calling process; only the encode of
 // an RGBA image crosses to an encoder process (its pixels one way, the
 // AVIF or WebP file the other; one protocol, whose requests name their
-// format). Processes start on first use, or at once with Start; each
-// serves one encode at a time, of either format. At most Config.Processes
-// encodes run at once and the others wait (back-pressure); in-process, at
-// most GOMAXPROCS. A process that dies is started again and its request
-// retried once; a request whose context ends kills its process (an encode
-// cannot be interrupted otherwise); a process idle for Config.IdleTimeout
-// exits. On Linux an encoder process dies with its parent. Stop ends them
-// all.
+// format and carry an id, so that a process answers each as it ends).
+// Processes start on first use, or at once with Start; each runs up to
+// Config.EncodesPerProcess encodes at once, of either format, each on a
+// goroutine of its own. By default, with this module's WebAssembly build,
+// that is one process running GOMAXPROCS encodes, which share its runtime
+// and its compiled encoder; with a system libavif, one process running
+// one encode (libavif uses every CPU itself); with -tags wasm2go,
+// GOMAXPROCS processes of one encode each. At most Config.Processes *
+// Config.EncodesPerProcess encodes run at once and the others wait
+// (back-pressure); in-process, at most GOMAXPROCS. A process that dies is
+// started again and its requests retried once. A request whose context
+// ends returns at once; its encode is left to finish for 10 s, then its
+// process is killed (an encode cannot be interrupted otherwise), and the
+// other encodes of that process are retried in a new one. A process whose
+// lanes are all idle for Config.IdleTimeout exits. On Linux an encoder
+// process dies with its parent. Stop ends them all.
 //
 // The package starts no goroutine and no process until the first encode
-// or Start: one goroutine per running process waits for it to exit, one
-// timer per idle process stops it, and one goroutine per request in
-// progress talks to its process. Stop ends every one of them.
+// or Start: one goroutine per running process reads its answers and waits
+// for it to exit, one timer per idle lane stops it, and one goroutine per
+// request in progress talks to its process. Stop ends every one of them.
 //
 // # Backends
 //

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"io"
 	"math"
 	"os"
 	"runtime"
@@ -168,6 +169,62 @@ func TestCanceledEncodeKeepsItsProcess(t *testing.T) {
 	assert.Equal(t, before, children(t), "the same process")
 }
 
+// TestEncodesPerProcess runs two encodes at once in one process: a small
+// one sent while a large one runs comes back first, every answer goes to
+// its own request, and killing the process retries both.
+func TestEncodesPerProcess(t *testing.T) {
+	withConfig(t, Config{Processes: 1, EncodesPerProcess: 2})
+	big, small := photo(1000, 750), photo(48, 32)
+	want, err := encodeAVIF(context.Background(), small, 9)
+	require.NoError(t, err)
+	require.Len(t, children(t), 1)
+
+	bigDone := make(chan []byte, 1)
+	go func() {
+		out, err := encodeAVIF(context.Background(), big, 4)
+		assert.NoError(t, err)
+		bigDone <- out
+	}()
+	time.Sleep(100 * time.Millisecond)
+	got, err := encodeAVIF(context.Background(), small, 9)
+	require.NoError(t, err)
+	select {
+	case <-bigDone:
+		t.Fatal("the large encode ended before the small one sent after it: the process ran one at a time")
+	default:
+	}
+	assert.Equal(t, want, got, "the small encode's own answer")
+	out := <-bigDone
+	cfg, err := avif.DecodeConfig(bytes.NewReader(out))
+	require.NoError(t, err)
+	assert.Equal(t, [2]int{1000, 750}, [2]int{cfg.Width, cfg.Height}, "the large encode's own answer")
+	assert.Len(t, children(t), 1, "one process served both")
+
+	// Kill the process while two encodes run in it: both are retried in
+	// a new one.
+	pids := children(t)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			out, err := encodeAVIF(context.Background(), photo(800, 600), 4)
+			if assert.NoError(t, err, "retried in a new process") {
+				cfg, err := avif.DecodeConfig(bytes.NewReader(out))
+				assert.NoError(t, err)
+				assert.Equal(t, 800, cfg.Width)
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond)
+	for _, pid := range pids {
+		if p, err := os.FindProcess(pid); err == nil {
+			p.Kill()
+		}
+	}
+	wg.Wait()
+	assert.Len(t, children(t), 1)
+	assert.NotEqual(t, pids, children(t), "a new process")
+}
+
 func TestBackPressure(t *testing.T) {
 	withConfig(t, Config{Processes: 1})
 	var wg sync.WaitGroup
@@ -277,6 +334,8 @@ func TestConfigureChecks(t *testing.T) {
 	}{
 		{Config{Processes: -1}, "encoder: Config.Processes must not be negative, got -1"},
 		{Config{InProcess: true, Processes: 2}, "encoder: Config.Processes must be 0 with InProcess, got 2"},
+		{Config{EncodesPerProcess: -2}, "encoder: Config.EncodesPerProcess must not be negative, got -2"},
+		{Config{InProcess: true, EncodesPerProcess: 2}, "encoder: Config.EncodesPerProcess must be 0 with InProcess, got 2"},
 		{Config{Nice: 20}, "encoder: Config.Nice must be between -1 and 19, got 20"},
 		{Config{Nice: -5}, "encoder: Config.Nice must be between -1 and 19, got -5"},
 		{Config{IdleTimeout: -time.Second}, "encoder: Config.IdleTimeout must not be negative, got -1s"},
@@ -306,12 +365,24 @@ func TestDescribe(t *testing.T) {
 
 	require.NoError(t, Configure(Config{}))
 	b = Describe()
-	if b.Library == "libavif" {
+	switch b.Library {
+	case "libavif":
 		assert.Equal(t, 1, b.Processes)
-	} else {
+		assert.Equal(t, 1, b.EncodesPerProcess)
+	case "wasm":
+		assert.Equal(t, 1, b.Processes)
+		assert.Equal(t, runtime.GOMAXPROCS(0), b.EncodesPerProcess)
+	default:
 		assert.Equal(t, runtime.GOMAXPROCS(0), b.Processes)
+		assert.Equal(t, 1, b.EncodesPerProcess)
 	}
 	assert.Contains(t, b.Reason, "default")
+
+	require.NoError(t, Configure(Config{Processes: 2, EncodesPerProcess: 3}))
+	b = Describe()
+	assert.Equal(t, 3, b.EncodesPerProcess)
+	assert.Contains(t, b.Reason, "Config.Processes 2, Config.EncodesPerProcess 3")
+	assert.Contains(t, b.String(), "in 2 encoder processes, 3 encodes at once in each")
 }
 
 // TestWithoutInit checks that a program that did not call Init never
@@ -330,10 +401,10 @@ func TestWithoutInit(t *testing.T) {
 }
 
 func TestSettingsRoundTrip(t *testing.T) {
-	for _, nice := range []int{-1, 5, 19} {
-		assert.Equal(t, settings{nice: nice}, parseSettings(settings{nice: nice}.String()))
+	for _, s := range []settings{{-1, 1}, {5, 2}, {19, 16}} {
+		assert.Equal(t, s, parseSettings(s.String()))
 	}
-	assert.Equal(t, settings{nice: defaultNice}, parseSettings("1"), "unknown values keep the defaults")
+	assert.Equal(t, settings{nice: defaultNice, lanes: 1}, parseSettings("1,lanes=0,lanes=x"), "unknown values keep the defaults")
 }
 
 func encodeWebP(ctx context.Context, img *image.RGBA, method int) ([]byte, error) {
@@ -472,17 +543,37 @@ func TestRequestFormat(t *testing.T) {
 	for _, f := range []format{formatAVIF, formatWebP} {
 		var buf bytes.Buffer
 		w := bufio.NewWriter(&buf)
-		require.NoError(t, writeRequest(w, job{f, img, 75, 4}))
+		require.NoError(t, writeRequest(w, 7, job{f, img, 75, 4}))
 		req, err := readRequest(&buf)
 		require.NoError(t, err)
-		assert.Equal(t, request{width: 3, height: 2, quality: 75, speed: 4, format: f}, req)
+		assert.Equal(t, request{id: 7, width: 3, height: 2, quality: 75, speed: 4, format: f}, req)
 		assert.Equal(t, img.Pix, buf.Bytes(), "the pixels follow")
 	}
 	var buf bytes.Buffer
 	w := bufio.NewWriter(&buf)
-	require.NoError(t, writeRequest(w, job{2, img, 75, 4}))
+	require.NoError(t, writeRequest(w, 0, job{2, img, 75, 4}))
 	_, err := readRequest(&buf)
 	assert.ErrorIs(t, err, errBadRequest, "an unknown format")
+}
+
+func TestResponseFormat(t *testing.T) {
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	require.NoError(t, writeResponse(w, 9, []byte("file"), nil))
+	require.NoError(t, writeResponse(w, 3, nil, errors.New("too large")))
+	id, data, err := readResponse(&buf)
+	require.NoError(t, err)
+	assert.Equal(t, uint32(9), id)
+	assert.Equal(t, "file", string(data))
+	id, _, err = readResponse(&buf)
+	assert.Equal(t, uint32(3), id)
+	assert.Equal(t, encodeError("too large"), err)
+	_, _, err = readResponse(&buf)
+	assert.ErrorIs(t, err, io.EOF, "the end of the stream")
+	require.NoError(t, writeResponse(w, 1, []byte("file"), nil))
+	buf.Truncate(buf.Len() - 1)
+	_, _, err = readResponse(&buf)
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "a truncated response")
 }
 
 // decodeWebP decodes with libwebp's own conversion to RGB, as browsers do

@@ -6,23 +6,27 @@ import (
 	"image"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/gen2brain/avif"
 )
 
-// A pool holds the encoder processes and counts the encodes in progress.
+// A pool holds the encoder processes and their lanes, and counts the
+// encodes in progress.
 type pool struct {
 	mu    sync.Mutex
 	cond  *sync.Cond // broadcast when a slot frees or the settings change
 	cfg   Config     // as given to Configure
 	gen   int        // changed by Configure and Stop: older processes stop
 	local int        // encodes running in this process
-	busy  int        // encodes holding a process
-	idle  []*process // running processes waiting for a request
-	// procs holds every process from its first use until it is stopped.
-	procs map[*process]struct{}
+	busy  int        // encodes holding a lane
+	idle  []*lane    // lanes of running processes waiting for a request
+	// procs holds every lane from its first use until it is stopped.
+	procs map[*lane]struct{}
+	// hosts holds the encoder processes that have lanes attached.
+	hosts []*host
 	// startErr is why the last process that failed to start did, until
 	// one starts.
 	startErr error
@@ -31,7 +35,7 @@ type pool struct {
 var encoders = newPool()
 
 func newPool() *pool {
-	p := &pool{procs: map[*process]struct{}{}}
+	p := &pool{procs: map[*lane]struct{}{}}
 	p.cond = sync.NewCond(&p.mu)
 	return p
 }
@@ -44,23 +48,77 @@ func (p *pool) wanted() int {
 		return 0
 	case p.cfg.Processes > 0:
 		return p.cfg.Processes
-	case avif.Dynamic() == nil:
+	case avif.Dynamic() == nil, wasmFrame != nil:
 		return 1
 	}
 	return runtime.GOMAXPROCS(0)
 }
 
-// settings returns what a process started now is told.
-func (p *pool) settings() settings {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return settings{nice: p.cfg.withDefaults().Nice}
+// perProcess returns the number of encodes each encoder process runs at
+// once. The caller holds p.mu.
+func (p *pool) perProcess() int {
+	switch {
+	case p.cfg.EncodesPerProcess > 0:
+		return p.cfg.EncodesPerProcess
+	case p.cfg.Processes == 0 && avif.Dynamic() != nil && wasmFrame != nil:
+		return runtime.GOMAXPROCS(0)
+	}
+	return 1
 }
 
-// acquire waits for an encode slot. It returns a process (started on
-// first use) for the caller to give back with release, or nil when
+// slots returns the number of encodes that may hold a lane at once. The
+// caller holds p.mu.
+func (p *pool) slots() int { return p.wanted() * p.perProcess() }
+
+// attach attaches l to a running process of its generation with a lane
+// free, or to a new one.
+func (p *pool) attach(l *lane) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, h := range p.hosts {
+		if h.gen == l.gen && h.lanes < p.perProcess() && h.alive() {
+			h.lanes++
+			l.h = h
+			return nil
+		}
+	}
+	h, err := startHost(settings{nice: p.cfg.withDefaults().Nice, lanes: p.perProcess()})
+	if err != nil {
+		return err
+	}
+	h.gen, h.lanes = l.gen, 1
+	p.hosts = append(p.hosts, h)
+	l.h = h
+	return nil
+}
+
+// detach detaches l from its process, killing the process first if kill
+// is set. The last lane to leave a process stops it.
+func (p *pool) detach(l *lane, kill bool) {
+	h := l.h
+	if h == nil {
+		return
+	}
+	l.h = nil
+	if kill {
+		h.kill()
+	}
+	p.mu.Lock()
+	h.lanes--
+	last := h.lanes == 0
+	if last {
+		p.hosts = slices.DeleteFunc(p.hosts, func(x *host) bool { return x == h })
+	}
+	p.mu.Unlock()
+	if last {
+		h.stop()
+	}
+}
+
+// acquire waits for an encode slot. It returns a lane (attached to a
+// process on first use) for the caller to give back with release, or nil when
 // encoding happens in this process: the caller then calls releaseLocal.
-func (p *pool) acquire(ctx context.Context) (*process, error) {
+func (p *pool) acquire(ctx context.Context) (*lane, error) {
 	stop := context.AfterFunc(ctx, func() {
 		p.mu.Lock()
 		p.cond.Broadcast()
@@ -73,7 +131,7 @@ func (p *pool) acquire(ctx context.Context) (*process, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		n := p.wanted()
+		n := p.slots()
 		if n == 0 && p.local < runtime.GOMAXPROCS(0) {
 			p.local++
 			return nil, nil
@@ -87,7 +145,7 @@ func (p *pool) acquire(ctx context.Context) (*process, error) {
 				pr.timer.Stop()
 				return pr, nil
 			}
-			pr := &process{gen: p.gen}
+			pr := &lane{gen: p.gen}
 			p.procs[pr] = struct{}{}
 			return pr, nil
 		}
@@ -103,12 +161,13 @@ func (p *pool) releaseLocal() {
 	p.mu.Unlock()
 }
 
-// release gives a process back: it waits for the next request, or is
-// stopped if it is dead, has older settings or is one too many.
-func (p *pool) release(pr *process) {
+// release gives a lane back: it waits for the next request, or is
+// stopped if its process is dead, it has older settings or is one too
+// many.
+func (p *pool) release(pr *lane) {
 	p.mu.Lock()
 	p.busy--
-	keep := pr.running() && pr.gen == p.gen && p.busy+len(p.idle) < p.wanted()
+	keep := pr.running() && pr.gen == p.gen && p.busy+len(p.idle) < p.slots()
 	if keep {
 		p.idle = append(p.idle, pr)
 		pr.seq++
@@ -122,8 +181,8 @@ func (p *pool) release(pr *process) {
 	}
 }
 
-// expire stops a process idle since it was released as seq.
-func (p *pool) expire(pr *process, seq int) {
+// expire stops a lane idle since it was released as seq.
+func (p *pool) expire(pr *lane, seq int) {
 	p.mu.Lock()
 	if pr.seq != seq {
 		p.mu.Unlock()
@@ -139,9 +198,9 @@ func (p *pool) expire(pr *process, seq int) {
 	p.retire(pr)
 }
 
-// retire stops a process that is neither busy nor idle any more.
-func (p *pool) retire(pr *process) {
-	pr.stop()
+// retire stops a lane that is neither busy nor idle any more.
+func (p *pool) retire(pr *lane) {
+	p.detach(pr, false)
 	p.mu.Lock()
 	delete(p.procs, pr)
 	p.cond.Broadcast()
@@ -150,7 +209,7 @@ func (p *pool) retire(pr *process) {
 
 // takeIdle starts a new generation of processes and returns the idle
 // ones, which the caller retires. The caller holds p.mu.
-func (p *pool) takeIdle() []*process {
+func (p *pool) takeIdle() []*lane {
 	p.gen++
 	idle := p.idle
 	p.idle = nil
@@ -211,7 +270,7 @@ func (p *pool) older(gen int) bool {
 // the wait.
 func Start(ctx context.Context) error {
 	encoders.mu.Lock()
-	n := encoders.wanted()
+	n := encoders.slots()
 	encoders.mu.Unlock()
 	tiny := image.NewRGBA(image.Rect(0, 0, 16, 16))
 	errs := make(chan error, n)

@@ -99,11 +99,38 @@ var ErrEncode = errors.New("avifwasm: encoding failed")
 // and aom speed 0 to 10, with no colour information (the caller tags it).
 // It is safe for concurrent use: each call has an instance of its own.
 func Encode(img *image.RGBA, quality, speed int) ([]byte, error) {
+	b := img.Bounds()
+	f, err := NewFrame(b.Dx(), b.Dy())
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dst, w := f.Pix(), b.Dx()*4
+	for y := range b.Dy() {
+		copy(dst[y*w:][:w], img.Pix[img.PixOffset(b.Min.X, b.Min.Y+y):])
+	}
+	return f.Encode(quality, speed)
+}
+
+// A Frame is one encode's instance of the module, holding a w x h frame
+// of premultiplied RGBA in its linear memory, where the caller writes the
+// pixels (Pix) before Encode: an encoder process reads them there
+// straight from its input, with no copy on the Go heap. A Frame is for
+// one goroutine at a time; Close returns its memory.
+type Frame struct {
+	w, h   int
+	mod    api.Module
+	encode api.Function
+	pix    []byte // in the linear memory, at in
+	in     uint32
+}
+
+// NewFrame instantiates the module (compiling it first, once per
+// process) and allocates a w x h frame in its memory.
+func NewFrame(w, h int) (*Frame, error) {
 	if err := Compile(); err != nil {
 		return nil, err
 	}
-	b := img.Bounds()
-	w, h := b.Dx(), b.Dy()
 	if w < 1 || h < 1 {
 		return nil, fmt.Errorf("avifwasm: cannot encode a %dx%d image", w, h)
 	}
@@ -112,47 +139,57 @@ func Encode(img *image.RGBA, quality, speed int) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("avifwasm: %w", err)
 	}
-	defer mod.Close(ctx)
-	malloc, encode := mod.ExportedFunction("malloc"), mod.ExportedFunction("encode")
-	mem := mod.Memory()
-
+	f := &Frame{w: w, h: h, mod: mod, encode: mod.ExportedFunction("encode")}
 	// The pixels, row by row, then 8 bytes for the result's address and
 	// size.
 	n := uint64(w) * uint64(h) * 4
-	res, err := malloc.Call(ctx, n+8)
+	res, err := mod.ExportedFunction("malloc").Call(ctx, n+8)
 	if err != nil || res[0] == 0 {
+		f.Close()
 		return nil, fmt.Errorf("%w: no memory for %dx%d pixels", ErrEncode, w, h)
 	}
-	in := uint32(res[0])
-	dst, ok := mem.Read(in, uint32(n))
+	f.in = uint32(res[0])
+	// The slice stays valid until Encode: only the encode grows the
+	// memory.
+	pix, ok := mod.Memory().Read(f.in, uint32(n))
 	if !ok {
+		f.Close()
 		return nil, fmt.Errorf("%w: pixels out of memory bounds", ErrEncode)
 	}
-	opaque := true
-	for y := range h {
-		row := img.Pix[img.PixOffset(b.Min.X, b.Min.Y+y):][:w*4]
-		copy(dst[y*w*4:], row)
-		if opaque {
-			for i := 3; i < len(row); i += 4 {
-				if row[i] != 0xff {
-					opaque = false
-					break
-				}
-			}
+	f.pix = pix
+	return f, nil
+}
+
+// Pix returns the frame's pixels: w*h*4 bytes of premultiplied RGBA, row
+// by row, for the caller to fill before Encode.
+func (f *Frame) Pix() []byte { return f.pix }
+
+// Encode encodes the frame as a 4:2:0 AVIF at quality 1 to 100 and aom
+// speed 0 to 10, with no colour information (the caller tags it), with
+// an alpha plane if a pixel is not opaque. It can be called once.
+func (f *Frame) Encode(quality, speed int) ([]byte, error) {
+	if f.pix == nil {
+		return nil, fmt.Errorf("avifwasm: Encode on a closed or encoded Frame")
+	}
+	opaque := uint64(1)
+	for i := 3; i < len(f.pix); i += 4 {
+		if f.pix[i] != 0xff {
+			opaque = 0
+			break
 		}
 	}
-	result := in + uint32(n)
-	flag := uint64(0)
-	if opaque {
-		flag = 1
-	}
-	res, err = encode.Call(ctx, uint64(in), uint64(w), uint64(h), uint64(quality), uint64(speed), flag, uint64(result), uint64(result+4))
+	f.pix = nil
+	ctx := context.Background()
+	w, h := f.w, f.h
+	result := f.in + uint32(w*h*4)
+	res, err := f.encode.Call(ctx, uint64(f.in), uint64(w), uint64(h), uint64(quality), uint64(speed), opaque, uint64(result), uint64(result+4))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %dx%d: %v", ErrEncode, w, h, err)
 	}
 	if res[0] != 0 {
 		return nil, fmt.Errorf("%w: %dx%d: libavif result %d", ErrEncode, w, h, res[0])
 	}
+	mem := f.mod.Memory()
 	ptr, _ := mem.ReadUint32Le(result)
 	size, _ := mem.ReadUint32Le(result + 4)
 	data, ok := mem.Read(ptr, size)
@@ -160,4 +197,13 @@ func Encode(img *image.RGBA, quality, speed int) ([]byte, error) {
 		return nil, fmt.Errorf("%w: result out of memory bounds", ErrEncode)
 	}
 	return bytes.Clone(data), nil
+}
+
+// Close ends the instance and returns its memory to the system. It can
+// be called more than once.
+func (f *Frame) Close() {
+	if f.mod != nil {
+		f.mod.Close(context.Background())
+		f.mod, f.pix = nil, nil
+	}
 }

@@ -126,3 +126,24 @@ func TestSmallestAndChecks(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, cfg.Width)
 }
+
+// TestFrame: pixels written into a Frame's memory encode as Encode's, a
+// Frame encodes once, and Close may be called again.
+func TestFrame(t *testing.T) {
+	img := frame(t, 120, 80)
+	want, err := Encode(img, 60, 9)
+	require.NoError(t, err)
+	f, err := NewFrame(120, 80)
+	require.NoError(t, err)
+	require.Len(t, f.Pix(), 120*80*4)
+	copy(f.Pix(), img.Pix)
+	got, err := f.Encode(60, 9)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	_, err = f.Encode(60, 9)
+	assert.EqualError(t, err, "avifwasm: Encode on a closed or encoded Frame")
+	f.Close()
+	f.Close()
+	_, err = NewFrame(0, 1)
+	assert.EqualError(t, err, "avifwasm: cannot encode a 0x1 image")
+}
