@@ -103,15 +103,21 @@ func (d *Dir) Put(ctx context.Context, key string, r io.Reader) (err error) {
 	tmpName := path.Join(dir, tempPrefix+rand.Text())
 	var tmp *os.File
 	// Delete removes folders it empties: one may vanish between MkdirAll
-	// and the create, when another key of the folder is deleted meanwhile.
+	// and the create, when another key of the folder is deleted meanwhile,
+	// or within MkdirAll, which then reports that it exists (its mkdirat
+	// found the folder, which was gone when it looked at it).
 	for try := 0; ; try++ {
+		var retry bool
 		if err = root.MkdirAll(dir, 0o755); err == nil {
 			tmp, err = root.OpenFile(tmpName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			retry = errors.Is(err, fs.ErrNotExist)
+		} else {
+			retry = errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrExist)
 		}
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, fs.ErrNotExist) || try == 9 {
+		if !retry || try == 9 {
 			return err
 		}
 	}
