@@ -74,7 +74,7 @@ func (b Backend) withProcesses() Backend {
 	case b.Library == "libavif":
 		why = "default with libavif, which uses every CPU itself"
 	case b.Library == "wasm" && wasmFrame != nil:
-		why = fmt.Sprintf("default with this module's WebAssembly build: one process, GOMAXPROCS %d encodes at once", runtime.GOMAXPROCS(0))
+		why = fmt.Sprintf("default with this module's WebAssembly build: one process, GOMAXPROCS (%d) encodes at once", runtime.GOMAXPROCS(0))
 	default:
 		why = fmt.Sprintf("default with WebAssembly: GOMAXPROCS %d", runtime.GOMAXPROCS(0))
 	}
@@ -94,7 +94,10 @@ func (b Backend) String() string {
 	case b.Processes > 1:
 		where = fmt.Sprintf("in %d encoder processes", b.Processes)
 	}
-	if b.EncodesPerProcess > 1 {
+	switch {
+	case b.EncodesPerProcess > 1 && b.Processes == 1:
+		where += fmt.Sprintf(", %d encodes at once", b.EncodesPerProcess)
+	case b.EncodesPerProcess > 1:
 		where += fmt.Sprintf(", %d encodes at once in each", b.EncodesPerProcess)
 	}
 	return fmt.Sprintf("%s %s (%s)", b.Library, where, b.Reason)
