@@ -273,7 +273,11 @@ func TestJobChild(t *testing.T) {
 		plan = append(plan, VariantSet{Ratio: r, Type: "JPEG", Widths: []int{fallbacks[r]}})
 		todo = append(todo, variantID{r, "JPEG", fallbacks[r]})
 	}
-	p := Picture{Field: "job", Key: "photo.jpeg", Width: 4000, Height: 3000, Preview: "-"}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Picture{Field: "job", Key: "photo.jpeg", Width: cfg.Width, Height: cfg.Height, Preview: "-"}
 	// The peaks during the job alone: VmHWM reset (clear_refs 5) after
 	// the warm-up, whose compilations peak higher than the steady state;
 	// BenchmarkJob samples the whole tree from this line on.
@@ -446,6 +450,76 @@ func peakTreeRSS(pid int, done <-chan struct{}, from func() bool) <-chan [2]floa
 	return out
 }
 
+// runJobChild runs TestJobChild on input in a child process, and returns
+// its result and the peaks of the child and its encoder processes
+// together, sampled: over the child's life and during the job.
+func runJobChild(b *testing.B, dir, input string, opts pipeline.Encoding) (_ jobResult, goPeak, duringJob float64) {
+	os.RemoveAll(filepath.Join(dir, "go"))
+	cmd := exec.Command(os.Args[0], "-test.run=^TestJobChild$", "-test.v")
+	cmd.Env = append(os.Environ(), "PICTURES_JOB_DIR="+dir, "PICTURES_JOB_INPUT="+input,
+		"PICTURES_JOB_SPEED="+strconv.Itoa(opts.AVIFSpeed), "PICTURES_JOB_SMALL_SPEED="+strconv.Itoa(opts.AVIFSmallSpeed))
+	output := &markedBuffer{mark: []byte(jobStarts)}
+	cmd.Stdout, cmd.Stderr = output, output
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	sampled := peakTreeRSS(cmd.Process.Pid, done, output.marked)
+	err := cmd.Wait()
+	close(done)
+	out := output.Bytes()
+	if err != nil {
+		b.Fatalf("job child: %v\n%s", err, out)
+	}
+	var res jobResult
+	for _, line := range strings.Split(string(out), "\n") {
+		if rest, ok := strings.CutPrefix(line, "JOBRESULT "); ok {
+			json.Unmarshal([]byte(rest), &res)
+		}
+	}
+	// The job's process and its AVIF encoder processes together; rusage
+	// alone would miss the encoder processes.
+	peaks := <-sampled
+	return res, max(peaks[0], maxRSS(cmd.ProcessState)), peaks[1]
+}
+
+// BenchmarkJobMemory runs the job of BenchmarkJob (18 AVIF variants and
+// 3 JPEG fallbacks, in a child process) on 4:3 photos of 2, 12, 24 and
+// 48 megapixels, without vips, and prints for each the peak of the job's
+// process and its encoder processes during the job (after the warm-up),
+// and their own peaks, then the growth per megapixel from the smallest
+// to the largest:
+//
+//	go test -run '^$' -bench '^BenchmarkJobMemory$' -benchtime 1x .
+func BenchmarkJobMemory(b *testing.B) {
+	dir := b.TempDir()
+	opts := pipeline.Encoding{}.WithDefaults()
+	sizes := [][2]int{{1632, 1224}, {4000, 3000}, {5712, 4284}, {8064, 6048}}
+	for b.Loop() {
+		var first, last float64
+		for i, sz := range sizes {
+			input := jobPhoto(b)
+			if sz != [2]int{4000, 3000} {
+				input = sizedPhoto(b, sz[0], sz[1])
+			}
+			res, _, during := runJobChild(b, dir, input, opts)
+			mp := float64(sz[0]*sz[1]) / 1e6
+			b.Logf("jobmemory mp=%.1f size=%dx%d backend=%s during_job_mb=%.0f job_peak_mb=%.0f encoder_peak_mb=%.0f go_s=%.2f go_cpu_s=%.2f",
+				mp, sz[0], sz[1], res.Backend, during, res.JobPeakMB, res.EncoderPeakMB, res.Seconds, res.JobCPU)
+			switch i {
+			case 0:
+				first = during
+			case len(sizes) - 1:
+				last = during
+				mp0 := float64(sizes[0][0]*sizes[0][1]) / 1e6
+				growth := (last - first) / (mp - mp0)
+				b.Logf("jobmemory growth_mb_per_mp=%.2f (from %.1f to %.1f MP)", growth, mp0, mp)
+				b.ReportMetric(growth, "MB/MP")
+			}
+		}
+	}
+}
+
 // jobStarts is the line TestJobChild prints when the job starts, after
 // its warm-up.
 const jobStarts = "JOBSTARTS"
@@ -554,33 +628,7 @@ func BenchmarkJob(b *testing.B) {
 	speed := opts.AVIFSpeed
 	for b.Loop() {
 		// Go, in a child process.
-		os.RemoveAll(filepath.Join(dir, "go"))
-		cmd := exec.Command(os.Args[0], "-test.run=^TestJobChild$", "-test.v")
-		cmd.Env = append(os.Environ(), "PICTURES_JOB_DIR="+dir, "PICTURES_JOB_INPUT="+input,
-			"PICTURES_JOB_SPEED="+strconv.Itoa(opts.AVIFSpeed), "PICTURES_JOB_SMALL_SPEED="+strconv.Itoa(opts.AVIFSmallSpeed))
-		output := &markedBuffer{mark: []byte(jobStarts)}
-		cmd.Stdout, cmd.Stderr = output, output
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		done := make(chan struct{})
-		sampled := peakTreeRSS(cmd.Process.Pid, done, output.marked)
-		err := cmd.Wait()
-		close(done)
-		out := output.Bytes()
-		if err != nil {
-			b.Fatalf("job child: %v\n%s", err, out)
-		}
-		var res jobResult
-		for _, line := range strings.Split(string(out), "\n") {
-			if rest, ok := strings.CutPrefix(line, "JOBRESULT "); ok {
-				json.Unmarshal([]byte(rest), &res)
-			}
-		}
-		// The job's process and its AVIF encoder processes together;
-		// rusage alone would miss the encoder processes.
-		peaks := <-sampled
-		goPeak, duringJob := max(peaks[0], maxRSS(cmd.ProcessState)), peaks[1]
+		res, goPeak, duringJob := runJobChild(b, dir, input, opts)
 
 		// vips, one thumbnail per output, as its documentation does it,
 		// as many at once as the Go job encodes at once (GOMAXPROCS).
