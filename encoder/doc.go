@@ -43,7 +43,7 @@
 //
 // An encoder process is recognised by the environment variable
 // PICTURES_ENCODER_PROCESS, which the parent sets on the child (its value
-// carries the child's settings, such as "nice=5"). It is the only variable
+// carries the child's settings, such as "nice=5,lanes=2"). It is the only variable
 // the package reads; never set it yourself.
 //
 // # Processes
