@@ -166,7 +166,7 @@ func encodeHere(w io.Writer, j job) error {
 // always explicit: the zero avif.Options means speed 0 and 4:4:4, seconds
 // per small image.
 func avifHere(w io.Writer, img *image.RGBA, quality, speed int) error {
-	if wasmEncode != nil && avif.Dynamic() != nil {
+	if ownWASM() {
 		data, err := wasmEncode(img, quality, speed)
 		if err != nil {
 			return err

@@ -30,6 +30,10 @@ type Backend struct {
 	Reason string
 }
 
+// ownWASM reports whether AVIF is encoded by this module's WebAssembly
+// build: without a system libavif, and without -tags wasm2go.
+func ownWASM() bool { return wasmFrame != nil && avif.Dynamic() != nil }
+
 // Describe returns the backend AVIF encodes use now.
 func Describe() Backend {
 	b := Backend{Library: "libavif", Reason: "system libavif"}
@@ -73,7 +77,7 @@ func (b Backend) withProcesses() Backend {
 		why = fmt.Sprintf("Config.EncodesPerProcess %d", p.cfg.EncodesPerProcess)
 	case b.Library == "libavif":
 		why = "default with libavif, which uses every CPU itself"
-	case b.Library == "wasm" && wasmFrame != nil:
+	case ownWASM():
 		why = fmt.Sprintf("default with this module's WebAssembly build: one process, GOMAXPROCS (%d) encodes at once", runtime.GOMAXPROCS(0))
 	default:
 		why = fmt.Sprintf("default with WebAssembly: GOMAXPROCS %d", runtime.GOMAXPROCS(0))

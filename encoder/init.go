@@ -13,8 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-
-	"github.com/gen2brain/avif"
 )
 
 // processEnv is the environment variable an encoder process is started
@@ -75,6 +73,43 @@ type frame interface {
 	Close()
 }
 
+// prepare reads req's pixels from r and returns the encode to run, and
+// whether the pixels are on the Go heap: with this module's WebAssembly
+// build, an AVIF's pixels are read straight into the encoder's memory.
+// An error is r's: the stream is lost.
+func prepare(r io.Reader, req request) (run func() ([]byte, error), heap bool, err error) {
+	n := req.width * req.height * 4
+	if req.format == formatAVIF && ownWASM() {
+		f, err := wasmFrame(req.width, req.height)
+		if err != nil { // the encode fails; the stream goes on
+			_, rerr := io.CopyN(io.Discard, r, int64(n))
+			return func() ([]byte, error) { return nil, err }, false, rerr
+		}
+		if _, err := io.ReadFull(r, f.Pix()); err != nil {
+			f.Close()
+			return nil, false, err
+		}
+		return func() ([]byte, error) {
+			defer f.Close()
+			data, err := f.Encode(req.quality, req.speed)
+			if err == nil {
+				tagSRGB(data)
+			}
+			return data, err
+		}, false, nil
+	}
+	pix := make([]byte, n)
+	if _, err := io.ReadFull(r, pix); err != nil {
+		return nil, true, err
+	}
+	img := &image.RGBA{Pix: pix, Stride: req.width * 4, Rect: image.Rect(0, 0, req.width, req.height)}
+	return func() ([]byte, error) {
+		var buf bytes.Buffer
+		err := encodeHere(&buf, job{req.format, img, req.quality, req.speed})
+		return buf.Bytes(), err
+	}, true, nil
+}
+
 // serve answers encode requests until its input ends, running up to
 // s.lanes at once, and returns the process's exit code.
 func serve(s settings, in io.Reader, out io.Writer) int {
@@ -92,9 +127,8 @@ func serve(s settings, in io.Reader, out io.Writer) int {
 		wg       sync.WaitGroup
 		lanes    = make(chan struct{}, s.lanes)
 		inFlight atomic.Int32
-		first    atomic.Bool
+		served   atomic.Bool
 	)
-	first.Store(true)
 	respond := func(id uint32, data []byte, err error) {
 		wmu.Lock()
 		defer wmu.Unlock()
@@ -109,53 +143,15 @@ func serve(s settings, in io.Reader, out io.Writer) int {
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		var run func() ([]byte, error)
+		var heap bool
+		if err == nil {
+			run, heap, err = prepare(r, req)
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "pictures encoder process:", err)
 			code = 1
 			break
-		}
-		n := req.width * req.height * 4
-		var run func() ([]byte, error)
-		heap := true
-		if req.format == formatAVIF && wasmFrame != nil && avif.Dynamic() != nil {
-			// Straight into the encoder's memory, off the Go heap.
-			f, ferr := wasmFrame(req.width, req.height)
-			if ferr == nil {
-				if _, err := io.ReadFull(r, f.Pix()); err != nil {
-					fmt.Fprintln(os.Stderr, "pictures encoder process:", err)
-					code = 1
-					f.Close()
-					break
-				}
-				run = func() ([]byte, error) {
-					defer f.Close()
-					data, err := f.Encode(req.quality, req.speed)
-					if err == nil {
-						tagSRGB(data)
-					}
-					return data, err
-				}
-			} else {
-				if _, err := io.CopyN(io.Discard, r, int64(n)); err != nil {
-					code = 1
-					break
-				}
-				run = func() ([]byte, error) { return nil, ferr }
-			}
-			heap = false
-		} else {
-			pix := make([]byte, n)
-			if _, err := io.ReadFull(r, pix); err != nil {
-				fmt.Fprintln(os.Stderr, "pictures encoder process:", err)
-				code = 1
-				break
-			}
-			img := &image.RGBA{Pix: pix, Stride: req.width * 4, Rect: image.Rect(0, 0, req.width, req.height)}
-			run = func() ([]byte, error) {
-				var buf bytes.Buffer
-				err := encodeHere(&buf, job{req.format, img, req.quality, req.speed})
-				return buf.Bytes(), err
-			}
 		}
 		inFlight.Add(1)
 		wg.Go(func() {
@@ -167,7 +163,7 @@ func serve(s settings, in io.Reader, out io.Writer) int {
 			// another encode runs, whose WebAssembly code the collector's
 			// stop-the-world phase would have to wait for.
 			last := inFlight.Add(-1) == 0
-			if last && (first.Swap(false) || heap && n > 1<<21) {
+			if last && (!served.Swap(true) || heap && req.width*req.height*4 > 1<<21) {
 				debug.FreeOSMemory()
 			}
 			<-lanes

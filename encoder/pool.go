@@ -60,7 +60,7 @@ func (p *pool) perProcess() int {
 	switch {
 	case p.cfg.EncodesPerProcess > 0:
 		return p.cfg.EncodesPerProcess
-	case p.cfg.Processes == 0 && avif.Dynamic() != nil && wasmFrame != nil:
+	case p.cfg.Processes == 0 && ownWASM():
 		return runtime.GOMAXPROCS(0)
 	}
 	return 1
