@@ -19,12 +19,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gopictures/pictures/encoder"
+	"github.com/gopictures/pictures/internal/syncbuf"
 	"github.com/gopictures/pictures/pipeline"
 	"github.com/gopictures/pictures/storage"
 )
@@ -458,21 +458,22 @@ func runJobChild(b *testing.B, dir, input string, opts pipeline.Encoding) (_ job
 	cmd := exec.Command(os.Args[0], "-test.run=^TestJobChild$", "-test.v")
 	cmd.Env = append(os.Environ(), "PICTURES_JOB_DIR="+dir, "PICTURES_JOB_INPUT="+input,
 		"PICTURES_JOB_SPEED="+strconv.Itoa(opts.AVIFSpeed), "PICTURES_JOB_SMALL_SPEED="+strconv.Itoa(opts.AVIFSmallSpeed))
-	output := &markedBuffer{mark: []byte(jobStarts)}
+	output := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = output, output
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
 	done := make(chan struct{})
-	sampled := peakTreeRSS(cmd.Process.Pid, done, output.marked)
+	started := func() bool { return strings.Contains(output.String(), jobStarts) }
+	sampled := peakTreeRSS(cmd.Process.Pid, done, started)
 	err := cmd.Wait()
 	close(done)
-	out := output.Bytes()
+	out := output.String()
 	if err != nil {
 		b.Fatalf("job child: %v\n%s", err, out)
 	}
 	var res jobResult
-	for _, line := range strings.Split(string(out), "\n") {
+	for _, line := range strings.Split(out, "\n") {
 		if rest, ok := strings.CutPrefix(line, "JOBRESULT "); ok {
 			json.Unmarshal([]byte(rest), &res)
 		}
@@ -523,33 +524,6 @@ func BenchmarkJobMemory(b *testing.B) {
 // jobStarts is the line TestJobChild prints when the job starts, after
 // its warm-up.
 const jobStarts = "JOBSTARTS"
-
-// markedBuffer is a buffer, safe for concurrent use, that tells whether a
-// mark has been written to it.
-type markedBuffer struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	mark []byte
-	seen atomic.Bool
-}
-
-func (m *markedBuffer) Write(p []byte) (int, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n, err := m.buf.Write(p)
-	if !m.seen.Load() && bytes.Contains(m.buf.Bytes(), m.mark) {
-		m.seen.Store(true)
-	}
-	return n, err
-}
-
-func (m *markedBuffer) Bytes() []byte {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.buf.Bytes()
-}
-
-func (m *markedBuffer) marked() bool { return m.seen.Load() }
 
 // maxRSS is the peak resident memory of a finished child, in MB.
 func maxRSS(ps *os.ProcessState) float64 {
